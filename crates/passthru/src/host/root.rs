@@ -1,0 +1,340 @@
+//! A host root directory, read with every symlink resolved inside it.
+//!
+//! passthru never hard-codes `/sys`: every path is relative to a [`Root`] (the real
+//! `/` by default, a fake tree or the kernel simulator in tests). Paths are opened
+//! with `openat2(RESOLVE_IN_ROOT)`, so a link such as
+//! `sys/bus/pci/devices/X -> ../../../devices/pci0000:00/X` resolves the way the
+//! kernel would if the root were `/`, and an absolute or climbing link can never
+//! escape the root. Kernels without `openat2` (before 5.6) get the same semantics
+//! from a component-by-component resolver.
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{openat, openat2, readlinkat, Dir, Mode, OFlags, ResolveFlags, CWD};
+use rustix::io::Errno;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// An open host root.
+#[derive(Debug)]
+pub struct Root {
+    path: PathBuf,
+    fd: OwnedFd,
+    openat2: bool,
+}
+
+/// An open directory inside a root (a device directory, typically). Names passed to
+/// its methods are single components; symlinks among them are never followed for
+/// reading, only read as links.
+#[derive(Debug)]
+pub struct DirHandle {
+    fd: OwnedFd,
+}
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// Reads a whole small file from an fd.
+fn read_fd(fd: &OwnedFd) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    let mut buf = [0u8; 4096];
+    loop {
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+}
+
+fn list_fd(fd: &OwnedFd) -> io::Result<Vec<String>> {
+    let mut dir = Dir::read_from(fd).map_err(io_err)?;
+    let mut names = Vec::new();
+    while let Some(ent) = dir.read() {
+        let ent = ent.map_err(io_err)?;
+        let name = ent.file_name().to_string_lossy();
+        if name != "." && name != ".." {
+            names.push(name.into_owned());
+        }
+    }
+    Ok(names)
+}
+
+impl Root {
+    /// Opens a root directory.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Root> {
+        let path = path.as_ref().to_path_buf();
+        let fd = openat(
+            CWD,
+            &path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        // Probe once whether the kernel has openat2.
+        let probe = openat2(
+            &fd,
+            ".",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        );
+        let openat2 = !matches!(probe, Err(Errno::NOSYS) | Err(Errno::PERM));
+        Ok(Root { path, fd, openat2 })
+    }
+
+    /// The root's path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the root, for messages and for tools that take paths (lspci).
+    pub fn display(&self, rel: &str) -> PathBuf {
+        self.path.join(rel.trim_start_matches('/'))
+    }
+
+    fn open_in_root(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
+        let rel = rel.trim_start_matches('/');
+        let rel = if rel.is_empty() { "." } else { rel };
+        if self.openat2 {
+            openat2(
+                &self.fd,
+                rel,
+                flags | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT,
+            )
+            .map_err(io_err)
+        } else {
+            let resolved = self.resolve(rel)?;
+            let resolved = if resolved.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                resolved
+            };
+            openat(
+                &self.fd,
+                &resolved,
+                flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+            .map_err(io_err)
+        }
+    }
+
+    /// Resolves `rel` to a symlink-free path relative to the root, following links
+    /// as if the root were `/` (the fallback for kernels without `openat2`).
+    pub fn resolve(&self, rel: &str) -> io::Result<PathBuf> {
+        let mut out: Vec<String> = Vec::new();
+        let mut pending: Vec<String> = rel.split('/').rev().map(str::to_string).collect();
+        let mut hops = 0;
+        while let Some(c) = pending.pop() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    out.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate: PathBuf = out.iter().chain(std::iter::once(&c)).collect();
+            match readlinkat(&self.fd, &candidate, Vec::new()) {
+                Ok(target) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                    }
+                    let t = target.to_string_lossy().into_owned();
+                    if t.starts_with('/') {
+                        out.clear();
+                    }
+                    pending.extend(t.split('/').rev().map(str::to_string));
+                }
+                Err(_) => out.push(c),
+            }
+        }
+        Ok(out.iter().collect())
+    }
+
+    /// Reads a file inside the root.
+    pub fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
+        let fd = self.open_in_root(rel, OFlags::RDONLY)?;
+        read_fd(&fd)
+    }
+
+    /// Reads a text file inside the root, lossily decoded.
+    pub fn read_string(&self, rel: &str) -> io::Result<String> {
+        Ok(String::from_utf8_lossy(&self.read(rel)?).into_owned())
+    }
+
+    /// Reads a symlink's target text inside the root (the link itself, not followed).
+    pub fn read_link(&self, rel: &str) -> io::Result<String> {
+        let rel = rel.trim_start_matches('/').trim_end_matches('/');
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((p, n)) => (p, n),
+            None => ("", rel),
+        };
+        let dir = self.open_in_root(parent, OFlags::PATH | OFlags::DIRECTORY)?;
+        let t = readlinkat(&dir, name, Vec::new()).map_err(io_err)?;
+        Ok(t.to_string_lossy().into_owned())
+    }
+
+    /// Lists a directory inside the root (names only, unsorted).
+    pub fn list(&self, rel: &str) -> io::Result<Vec<String>> {
+        let fd = self.open_in_root(rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        list_fd(&fd)
+    }
+
+    /// Whether a path exists inside the root (links followed inside the root).
+    pub fn exists(&self, rel: &str) -> bool {
+        self.open_in_root(rel, OFlags::PATH).is_ok()
+    }
+
+    /// Whether a path inside the root is a directory.
+    pub fn is_dir(&self, rel: &str) -> bool {
+        self.open_in_root(rel, OFlags::PATH | OFlags::DIRECTORY)
+            .is_ok()
+    }
+
+    /// Opens a directory inside the root for repeated reads.
+    pub fn open_dir(&self, rel: &str) -> io::Result<DirHandle> {
+        Ok(DirHandle {
+            fd: self.open_in_root(rel, OFlags::PATH | OFlags::DIRECTORY)?,
+        })
+    }
+}
+
+impl DirHandle {
+    /// Reads an attribute file in this directory; a symlink is refused (never
+    /// followed), so nothing outside the root can be read this way.
+    pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        read_fd(&fd)
+    }
+
+    /// Reads an attribute as trimmed text; `None` when absent or unreadable.
+    pub fn attr(&self, name: &str) -> Option<String> {
+        self.read(name)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+    }
+
+    /// Reads a link's target text in this directory.
+    pub fn read_link(&self, name: &str) -> io::Result<String> {
+        readlinkat(&self.fd, name, Vec::new())
+            .map(|t| t.to_string_lossy().into_owned())
+            .map_err(io_err)
+    }
+
+    /// The last component of a link's target (`driver` -> `igb`), `None` if no link.
+    pub fn link_name(&self, name: &str) -> Option<String> {
+        let t = self.read_link(name).ok()?;
+        let t = t.trim_end_matches('/');
+        Some(t.rsplit('/').next().unwrap_or(t).to_string())
+    }
+
+    /// Lists this directory.
+    pub fn list(&self) -> io::Result<Vec<String>> {
+        let fd = openat(
+            &self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        list_fd(&fd)
+    }
+
+    /// Opens a subdirectory (not through a symlink).
+    pub fn open_dir(&self, name: &str) -> io::Result<DirHandle> {
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        Ok(DirHandle { fd })
+    }
+}
+
+/// Joins a link target onto the directory holding the link, lexically, clamped at
+/// the root: `("sys/bus/pci/devices", "../../../devices/pci0000:00/0000:00:01.0")`
+/// gives `sys/devices/pci0000:00/0000:00:01.0`.
+pub fn join_link(dir: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        dir.split('/').filter(|c| !c.is_empty()).collect()
+    };
+    for c in Path::new(target).components() {
+        match c {
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(s) => parts.push(s.to_str().unwrap_or("")),
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn links_resolve_inside_the_root_never_outside() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("sys/devices/x")).unwrap();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::write(r.join("sys/devices/x/vendor"), "0x8086\n").unwrap();
+        std::fs::write(r.join("etc/secret"), "inside\n").unwrap();
+        symlink("../devices/x", r.join("sys/link")).unwrap_or(());
+        std::fs::create_dir_all(r.join("sys/bus")).unwrap();
+        symlink("../devices/x", r.join("sys/bus/dev")).unwrap();
+        // An absolute link means "root-relative", and climbing stops at the root.
+        symlink("/etc/secret", r.join("sys/abs")).unwrap();
+        symlink("../../../../../../etc/secret", r.join("sys/climb")).unwrap();
+        let root = Root::open(r).unwrap();
+        assert_eq!(root.read_string("sys/bus/dev/vendor").unwrap(), "0x8086\n");
+        assert_eq!(root.read_string("sys/abs").unwrap(), "inside\n");
+        assert_eq!(root.read_string("sys/climb").unwrap(), "inside\n");
+        assert_eq!(
+            root.resolve("sys/bus/dev/vendor").unwrap(),
+            PathBuf::from("sys/devices/x/vendor")
+        );
+        assert_eq!(
+            root.resolve("sys/abs").unwrap(),
+            PathBuf::from("etc/secret")
+        );
+        assert_eq!(root.read_link("sys/bus/dev").unwrap(), "../devices/x");
+        let d = root.open_dir("sys/bus/dev").unwrap();
+        assert_eq!(d.attr("vendor").as_deref(), Some("0x8086"));
+        // An attribute that is a link is not followed.
+        symlink("/etc/secret", r.join("sys/devices/x/evil")).unwrap();
+        assert!(d.attr("evil").is_none());
+    }
+
+    #[test]
+    fn join_link_is_lexical_and_clamped() {
+        assert_eq!(
+            join_link(
+                "sys/bus/pci/devices",
+                "../../../devices/pci0000:00/0000:00:01.0"
+            ),
+            "sys/devices/pci0000:00/0000:00:01.0"
+        );
+        assert_eq!(join_link("a", "../../../../x"), "x");
+        assert_eq!(join_link("a/b", "/sys/x"), "sys/x");
+    }
+}

@@ -1,0 +1,8 @@
+//! Sources: the only code that reads a host. Each produces a [`Host`](crate::host::Host).
+
+pub mod snapshot;
+pub mod sysfs;
+pub mod system;
+
+pub use snapshot::read_snapshot;
+pub use sysfs::{read_root, read_root_with, ReadOptions};

@@ -1,0 +1,17 @@
+//! passthru: PCI passthrough and SR-IOV for KVM hosts.
+//!
+//! Data flows one way: **sources -> facts -> findings / plans -> actions**.
+//!
+//! - [`host::sources`] read a host (a root directory, a snapshot, `lspci` text) into
+//!   one [`host::Host`] value; nothing else touches the filesystem.
+//! - [`pci`] is the vocabulary: addresses in every form, ids, class families, names.
+//! - [`inventory`] holds pure views over facts (IOMMU groups, filters).
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod host;
+pub mod inventory;
+pub mod pci;
+
+pub use error::{Error, Result};
+pub use host::Host;
