@@ -6,8 +6,12 @@
 //!   one [`host::Host`] value; nothing else touches the filesystem.
 //! - [`pci`] is the vocabulary: addresses in every form, ids, class families, names.
 //! - [`inventory`] holds pure views over facts (IOMMU groups, filters).
+//! - [`change`] plans changes (VFs, bindings, kernel arguments, host files), and its
+//!   executor is the only code that writes to a host; every change set is journaled
+//!   and can be undone.
 #![deny(missing_docs)]
 
+pub mod change;
 pub mod error;
 pub mod host;
 pub mod inventory;
