@@ -16,7 +16,7 @@
 
 use crate::change::errno::{explain, ErrnoContext, Explanation, WriteKind};
 use crate::change::journal::{
-    id_for, plan_undo, touched_files, utc_timestamp, ChangeSet, DeviceState, JournalStep, Replaced,
+    id_for, plan_undo, utc_timestamp, ChangeSet, DeviceState, JournalStep, Replaced,
     RollbackRecord, SavedFile, Status, StepStatus, TouchedNow, UndoOptions, JOURNAL_DIR,
 };
 use crate::change::plan::{
@@ -857,15 +857,7 @@ impl Executor {
 
     /// The current digests of the files a change set touched.
     pub fn touched_now(&self, cs: &ChangeSet) -> TouchedNow {
-        TouchedNow {
-            files: touched_files(cs)
-                .into_iter()
-                .map(|(p, ..)| {
-                    let d = self.reader.read(&p).ok().map(|b| FileDigest::of(&b));
-                    (p, d)
-                })
-                .collect(),
-        }
+        crate::host::sources::journal::touched_now(&self.reader, cs)
     }
 
     /// Puts back everything a (failed) change set did, from its journal.
@@ -1116,6 +1108,23 @@ impl Executor {
         }
     }
 
+    /// Checks expectations without a change set (commands count as not run).
+    pub fn check(&self, expect: &[Expect]) -> Convergence {
+        let cs = ChangeSet {
+            id: String::new(),
+            created: String::new(),
+            command: String::new(),
+            title: String::new(),
+            status: Status::Done,
+            undoes: None,
+            undone_by: None,
+            devices_before: Vec::new(),
+            steps: Vec::new(),
+            rollback: None,
+        };
+        self.converged(&cs, expect)
+    }
+
     /// Marks a change set as undone by another and saves it.
     pub fn mark_undone(&self, cs: &mut ChangeSet, by: &str) -> Result<(), ExecError> {
         cs.status = Status::Undone;
@@ -1234,5 +1243,293 @@ fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::plan::{Contents, UndoCommand};
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("sys/bus/pci/devices")).unwrap();
+        std::fs::create_dir_all(r.join("etc/default")).unwrap();
+        std::fs::create_dir_all(r.join("etc/sysconfig")).unwrap();
+        // Every host has var/lib; the journal lives under it.
+        std::fs::create_dir_all(r.join("var/lib")).unwrap();
+        std::fs::write(
+            r.join("etc/default/grub"),
+            b"GRUB_CMDLINE_LINUX=\"quiet\"\n\xff raw byte\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            r.join("etc/default/grub"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        symlink("../default/grub", r.join("etc/sysconfig/grub")).unwrap();
+        t
+    }
+
+    /// Every file under a directory with its bytes and mode, links with targets.
+    fn dump(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                if rel.starts_with("var/lib/passthru") {
+                    continue;
+                }
+                let m = std::fs::symlink_metadata(&p).unwrap();
+                if m.file_type().is_symlink() {
+                    out.push((
+                        rel,
+                        std::fs::read_link(&p)
+                            .unwrap()
+                            .to_string_lossy()
+                            .as_bytes()
+                            .to_vec(),
+                        0,
+                    ));
+                } else if m.is_dir() {
+                    out.push((rel, Vec::new(), m.permissions().mode()));
+                    stack.push(p);
+                } else {
+                    out.push((rel, std::fs::read(&p).unwrap(), m.permissions().mode()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn write(path: &str, text: &str) -> Action {
+        Action::WriteFile {
+            path: path.into(),
+            contents: Contents::Text(text.into()),
+            mode: 0o644,
+        }
+    }
+
+    fn plan(actions: Vec<Action>) -> Plan {
+        let mut p = Plan::new("test");
+        for a in actions {
+            p.step(a, "");
+        }
+        p
+    }
+
+    fn no_replan() -> impl FnMut(&Host, &ChangeFacts) -> Result<Plan, ChangeError> {
+        |_: &Host, _: &ChangeFacts| Ok(Plan::default())
+    }
+
+    #[test]
+    fn a_failing_step_rolls_back_files_byte_for_byte() {
+        let t = tree();
+        let before = dump(t.path());
+        let mut ex = Executor::open(t.path(), 5).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let p = plan(vec![
+            // Written through the link: the target changes, the link stays.
+            write(
+                "etc/sysconfig/grub",
+                "GRUB_CMDLINE_LINUX=\"quiet intel_iommu=on\"\n",
+            ),
+            write("etc/passthru/deep/host.toml", "x = 1\n"),
+            Action::DeleteFile {
+                path: "etc/default/grub".into(),
+            },
+            Action::WriteAttr {
+                path: "sys/bus/pci/devices/0000:06:00.0/sriov_numvfs".into(),
+                value: "4".into(),
+            },
+        ]);
+        let r = ex.execute(&mut cs, p, &mut no_replan());
+        assert_eq!(r.status, Status::RolledBack, "{r:#?}");
+        let f = r.failure.unwrap();
+        assert_eq!(f.step, 4);
+        assert!(f.message.contains("ENOENT"), "{}", f.message);
+        assert!(r.rollback.as_ref().unwrap().complete);
+        assert_eq!(dump(t.path()), before, "the tree is exactly as before");
+        // The journal says what happened.
+        let (sets, _) =
+            crate::host::sources::journal::read_change_sets(&Root::open(t.path()).unwrap());
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].status, Status::RolledBack);
+        let Replaced::File { path, previous, .. } = &sets[0].steps[0].replaced else {
+            panic!()
+        };
+        assert_eq!(path, "etc/default/grub");
+        assert_eq!(previous.as_ref().unwrap().mode, 0o600);
+    }
+
+    #[test]
+    fn undo_of_a_done_change_set_is_byte_identical() {
+        let t = tree();
+        let before = dump(t.path());
+        let mut ex = Executor::open(t.path(), 5).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let p = plan(vec![
+            write(
+                "etc/default/grub",
+                "GRUB_CMDLINE_LINUX=\"quiet intel_iommu=on\"\n",
+            ),
+            write(
+                "etc/modprobe.d/passthru.conf",
+                "options vfio-pci ids=8086:1520\n",
+            ),
+        ]);
+        let r = ex.execute(&mut cs, p, &mut no_replan());
+        assert_eq!(r.status, Status::Done);
+        assert!(r.convergence.as_ref().unwrap().converged);
+        assert_eq!(
+            std::fs::metadata(t.path().join("etc/default/grub"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600,
+            "mode kept"
+        );
+        assert_ne!(dump(t.path()), before);
+        let host = ex.read_host().unwrap();
+        let undo = plan_undo(
+            &cs,
+            &host,
+            &ex.touched_now(&cs),
+            &UndoOptions {
+                force: false,
+                timeout_secs: 5,
+                commands: true,
+            },
+        )
+        .unwrap();
+        let mut ucs = ex.begin("passthru undo", &undo.title).unwrap();
+        ucs.undoes = Some(cs.id.clone());
+        let r = ex.execute(&mut ucs, undo, &mut no_replan());
+        assert_eq!(r.status, Status::Done, "{r:#?}");
+        assert!(r.convergence.unwrap().converged);
+        assert_eq!(dump(t.path()), before, "undo is byte-identical");
+        assert_ne!(
+            cs.id, ucs.id,
+            "a second change set in the same second gets its own id"
+        );
+    }
+
+    #[test]
+    fn commands_under_a_fake_root_run_only_if_present() {
+        let t = tree();
+        let mut ex = Executor::open(t.path(), 5).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let c = Command {
+            program: "update-grub".into(),
+            args: vec![],
+            undo: UndoCommand::Rerun,
+        };
+        let r = ex.execute(
+            &mut cs,
+            plan(vec![Action::Run(c.clone())]),
+            &mut no_replan(),
+        );
+        assert_eq!(r.steps[0].status, StepStatus::Skipped);
+        assert!(r.steps[0]
+            .note
+            .as_ref()
+            .unwrap()
+            .contains("has no update-grub"));
+        // A test double in the root runs, with PASSTHRU_ROOT set.
+        std::fs::create_dir_all(t.path().join("usr/sbin")).unwrap();
+        std::fs::create_dir_all(t.path().join("boot/grub")).unwrap();
+        let script = t.path().join("usr/sbin/update-grub");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho generated > \"$PASSTHRU_ROOT/boot/grub/grub.cfg\"\necho done\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let r = ex.execute(&mut cs, plan(vec![Action::Run(c)]), &mut no_replan());
+        assert_eq!(r.steps[0].status, StepStatus::Done, "{r:#?}");
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("boot/grub/grub.cfg")).unwrap(),
+            "generated\n"
+        );
+        // A failing command fails the step.
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho 'grub-probe: error: cannot find a device' >&2\nexit 1\n",
+        )
+        .unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let r = ex.execute(
+            &mut cs,
+            plan(vec![
+                write("etc/x", "1"),
+                Action::Run(Command::rerun("update-grub", &[])),
+            ]),
+            &mut no_replan(),
+        );
+        assert_eq!(r.status, Status::RolledBack);
+        assert!(r.failure.unwrap().message.contains("cannot find a device"));
+        assert!(!t.path().join("etc/x").exists());
+    }
+
+    #[test]
+    fn a_stale_plan_changes_nothing() {
+        let t = tree();
+        let before = dump(t.path());
+        let mut ex = Executor::open(t.path(), 5).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let mut p = plan(vec![write("etc/default/grub", "new\n")]);
+        p.preconditions.push(Precondition::File {
+            path: "etc/default/grub".into(),
+            state: Some(FileDigest::of(b"something else")),
+        });
+        let r = ex.execute(&mut cs, p, &mut no_replan());
+        assert_eq!(r.status, Status::RolledBack);
+        assert!(r
+            .failure
+            .unwrap()
+            .message
+            .contains("changed since the plan was made"));
+        assert_eq!(dump(t.path()), before);
+    }
+
+    #[test]
+    fn sysfs_style_writes_record_the_previous_value() {
+        let t = tree();
+        let dev = t.path().join("sys/devices/pci0000:00/0000:06:00.0");
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::write(dev.join("sriov_numvfs"), "12\n").unwrap();
+        symlink(
+            "../../../devices/pci0000:00/0000:06:00.0",
+            t.path().join("sys/bus/pci/devices/0000:06:00.0"),
+        )
+        .unwrap();
+        let mut ex = Executor::open(t.path(), 5).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        let p = plan(vec![Action::WriteAttr {
+            path: "sys/bus/pci/devices/0000:06:00.0/sriov_numvfs".into(),
+            value: "4".into(),
+        }]);
+        let r = ex.execute(&mut cs, p, &mut no_replan());
+        assert_eq!(r.status, Status::Done);
+        assert_eq!(
+            std::fs::read_to_string(dev.join("sriov_numvfs")).unwrap(),
+            "4\n",
+            "truncated like echo"
+        );
+        assert_eq!(
+            cs.steps[0].replaced,
+            Replaced::Attr {
+                previous: Some("12".into())
+            }
+        );
     }
 }

@@ -296,13 +296,15 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Desired, HostFileError> {
                     vfio.push(Selector::Ids(a, b));
                     vfio_ids.push((a, b));
                 }
-                _ => return Err(err(
-                    i,
-                    format!(
+                _ => {
+                    return Err(err(
+                        i,
+                        format!(
                         "[vfio] ids: '{}' is not vendor:device (4 hex digits each, e.g. 10de:1b80)",
                         i.get_ref()
                     ),
-                )),
+                    ))
+                }
             }
         }
         for c in &v.classes {

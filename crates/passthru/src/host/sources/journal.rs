@@ -1,6 +1,7 @@
 //! Reads the change-set journal (`var/lib/passthru/journal/*/journal.json`).
 
-use crate::change::journal::{ChangeSet, JOURNAL_DIR};
+use crate::change::journal::{touched_files, ChangeSet, TouchedNow, JOURNAL_DIR};
+use crate::change::plan::FileDigest;
 use crate::host::root::Root;
 
 /// Every readable change set, oldest first; unreadable ones are reported as warnings.
@@ -22,4 +23,17 @@ pub fn read_change_sets(root: &Root) -> (Vec<ChangeSet>, Vec<String>) {
     }
     sets.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
     (sets, warnings)
+}
+
+/// The current digests of the files a change set touched (`None`: absent).
+pub fn touched_now(root: &Root, cs: &ChangeSet) -> TouchedNow {
+    TouchedNow {
+        files: touched_files(cs)
+            .into_iter()
+            .map(|(p, ..)| {
+                let d = root.read(&p).ok().map(|b| FileDigest::of(&b));
+                (p, d)
+            })
+            .collect(),
+    }
 }
