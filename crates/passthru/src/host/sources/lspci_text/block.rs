@@ -8,8 +8,10 @@ use std::sync::LazyLock;
 
 /// `[[domain:]bus:]dev.fn` at the start of a line, then the title.
 static HEAD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([ \t]*)((?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])(?:[ \t]+(.*))?$")
-        .expect("static regex")
+    Regex::new(
+        r"^([ \t]*)((?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])(?:[ \t]+(.*))?$",
+    )
+    .expect("static regex")
 });
 /// `lspci -nn` title: `Class name [cccc]: Vendor Device [vvvv:dddd] (rev xx) (prog-if xx [...])`.
 static TITLE_NN: LazyLock<Regex> = LazyLock::new(|| {
@@ -18,8 +20,10 @@ static TITLE_NN: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// `lspci -n` title: `cccc: vvvv:dddd (rev xx) (prog-if xx)`.
 static TITLE_N: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<cc>[0-9A-Fa-f]{4}):\s*(?P<v>[0-9A-Fa-f]{4}):(?P<d>[0-9A-Fa-f]{4})(?P<tail>.*)$")
-        .expect("static regex")
+    Regex::new(
+        r"^(?P<cc>[0-9A-Fa-f]{4}):\s*(?P<v>[0-9A-Fa-f]{4}):(?P<d>[0-9A-Fa-f]{4})(?P<tail>.*)$",
+    )
+    .expect("static regex")
 });
 static REV: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\(rev ([0-9A-Fa-f]{1,2})\)").expect("static regex"));
@@ -110,31 +114,32 @@ struct SriovText {
 pub(super) fn parse(head: &Head<'_>, line: usize, body: &[&Line]) -> Result<Parsed, String> {
     let address = PciAddress::parse(head.address).map_err(|e| format!("line {line}: {e}"))?;
     let title = head.title.trim();
-    let (class16, vendor, device, class_name, raw_names, tail) =
-        if let Some(c) = TITLE_NN.captures(title) {
-            (
-                hex16(&c["cc"]),
-                hex16(&c["v"]),
-                hex16(&c["d"]),
-                Some(c["class"].trim().to_string()),
-                Some(c["names"].trim().to_string()),
-                c.name("tail").map_or("", |m| m.as_str()),
-            )
-        } else if let Some(c) = TITLE_N.captures(title) {
-            (
-                hex16(&c["cc"]),
-                hex16(&c["v"]),
-                hex16(&c["d"]),
-                None,
-                None,
-                c.name("tail").map_or("", |m| m.as_str()),
-            )
-        } else {
-            return Err(format!(
+    let (class16, vendor, device, class_name, raw_names, tail) = if let Some(c) =
+        TITLE_NN.captures(title)
+    {
+        (
+            hex16(&c["cc"]),
+            hex16(&c["v"]),
+            hex16(&c["d"]),
+            Some(c["class"].trim().to_string()),
+            Some(c["names"].trim().to_string()),
+            c.name("tail").map_or("", |m| m.as_str()),
+        )
+    } else if let Some(c) = TITLE_N.captures(title) {
+        (
+            hex16(&c["cc"]),
+            hex16(&c["v"]),
+            hex16(&c["d"]),
+            None,
+            None,
+            c.name("tail").map_or("", |m| m.as_str()),
+        )
+    } else {
+        return Err(format!(
                 "line {line}: skipped device {address}: its title has no '[cccc]: ... [vvvv:dddd]' class and ids (run lspci with -nn): '{}'",
                 clip(title)
             ));
-        };
+    };
     let prog_if = PROG_IF
         .captures(tail)
         .and_then(|c| u8::from_str_radix(&c[1], 16).ok())

@@ -86,7 +86,7 @@ pub(super) fn link_vfs(parsed: &mut [Parsed]) -> Vec<String> {
             if let Some(&vi) = at.get(&addr) {
                 let vf = &parsed[vi].device;
                 let ids_fit = vf.vendor_id == pf.vendor_id
-                    && s.vf_device_id.map_or(true, |id| id == vf.device_id);
+                    && !matches!(s.vf_device_id, Some(id) if id != vf.device_id);
                 if vi != pi && ids_fit {
                     links.push((pi, vi, index));
                 }

@@ -38,7 +38,10 @@ pub fn read_lspci(path: &Path) -> Result<Host> {
 pub fn read_lspci_with(path: &Path, ids: Option<&PciIds>) -> Result<Host> {
     let (name, bytes) = if path == Path::new("-") {
         let mut buf = Vec::new();
-        let r = std::io::stdin().lock().take(MAX_BYTES + 1).read_to_end(&mut buf);
+        let r = std::io::stdin()
+            .lock()
+            .take(MAX_BYTES + 1)
+            .read_to_end(&mut buf);
         (PathBuf::from(STDIN_NAME), r.map(|_| buf))
     } else {
         let r = std::fs::File::open(path).and_then(|f| {

@@ -74,7 +74,10 @@ mod tests {
     fn rejoins_a_word_cut_by_stderr() {
         let r = repair("\tIOMMpcilib: sysfs_read_vpd: read failed: No such device\nU group: 10\n\tRegion 0: x\n");
         assert_eq!(texts(&r), ["\tIOMMU group: 10", "\tRegion 0: x"]);
-        assert_eq!(r.stderr, ["pcilib: sysfs_read_vpd: read failed: No such device"]);
+        assert_eq!(
+            r.stderr,
+            ["pcilib: sysfs_read_vpd: read failed: No such device"]
+        );
         assert_eq!(r.lines[1].number, 3);
     }
 

@@ -35,7 +35,10 @@ fn links_vfs_by_offset_and_stride() {
     assert_eq!(h.source.kind, SourceKind::Lspci);
     let pf = h.device(&a("3b:00.0")).unwrap();
     let s = pf.sriov.as_ref().unwrap();
-    assert_eq!((s.total_vfs, s.num_vfs, s.offset, s.stride), (64, 2, Some(16), Some(1)));
+    assert_eq!(
+        (s.total_vfs, s.num_vfs, s.offset, s.stride),
+        (64, 2, Some(16), Some(1))
+    );
     assert_eq!(s.vf_device_id.unwrap().0, 0x154c);
     assert_eq!(pf.virtfns, vec![a("3b:02.0"), a("3b:02.1")]);
     let vf1 = h.device(&a("3b:02.1")).unwrap();
@@ -62,12 +65,18 @@ fn links_vfs_by_offset_and_stride() {
 
 #[test]
 fn a_function_with_other_ids_at_a_vf_address_is_not_claimed() {
-    let text = PF_AND_VFS.replace("[8086:154c] (rev 02)\n\tKernel driver in use: iavf", "[8086:1234] (rev 02)");
+    let text = PF_AND_VFS.replace(
+        "[8086:154c] (rev 02)\n\tKernel driver in use: iavf",
+        "[8086:1234] (rev 02)",
+    );
     let h = parse(&text);
     let d = h.device(&a("3b:02.1")).unwrap();
     assert_eq!(d.physfn, None);
     // Its title still says Virtual Function, so the gap is reported.
-    assert!(h.warnings.iter().any(|w| w.contains("3b:02.1") && w.contains("no PF")));
+    assert!(h
+        .warnings
+        .iter()
+        .any(|w| w.contains("3b:02.1") && w.contains("no PF")));
 }
 
 #[test]
@@ -94,7 +103,13 @@ fn malformed_block_is_skipped_with_a_warning() {
 
 #[test]
 fn no_device_is_lspci_empty_naming_the_file() {
-    for text in ["", "\n\n", "hello\nworld\n", "\u{0}\u{1}\u{fffd}garbage", "00:1f.0 ISA bridge: no ids\n"] {
+    for text in [
+        "",
+        "\n\n",
+        "hello\nworld\n",
+        "\u{0}\u{1}\u{fffd}garbage",
+        "00:1f.0 ISA bridge: no ids\n",
+    ] {
         match parse_lspci(text, Path::new("x/lspci.txt")) {
             Err(Error::LspciEmpty { path }) => assert_eq!(path, Path::new("x/lspci.txt")),
             other => panic!("{text:?}: {other:?}"),
@@ -123,7 +138,10 @@ fn indented_paste_stops_at_prose() {
     let h = parse(
         "Here is my lspci:\n\n    06:00.0 Ethernet controller [0200]: Intel Corporation I350 Gigabit Network Connection [8086:1521] (rev 01)\n        Kernel driver in use: igb\n\nNote also the\n    Kernel driver in use: other\n",
     );
-    assert_eq!(h.device(&a("06:00.0")).unwrap().driver.as_deref(), Some("igb"));
+    assert_eq!(
+        h.device(&a("06:00.0")).unwrap().driver.as_deref(),
+        Some("igb")
+    );
 }
 
 #[test]
@@ -146,12 +164,18 @@ fn pci_ids_splits_vendor_when_the_text_cannot() {
         Some("Intel Corporation I350 Gigabit Network Connection")
     );
     let h = parse_lspci_with(text, Path::new("t"), Some(&ids)).unwrap();
-    assert_eq!(h.devices[0].names.vendor.as_deref(), Some("Intel Corporation"));
+    assert_eq!(
+        h.devices[0].names.vendor.as_deref(),
+        Some("Intel Corporation")
+    );
     assert_eq!(
         h.devices[0].names.device.as_deref(),
         Some("I350 Gigabit Network Connection")
     );
-    assert_eq!(h.devices[0].names.class.as_deref(), Some("Ethernet controller"));
+    assert_eq!(
+        h.devices[0].names.class.as_deref(),
+        Some("Ethernet controller")
+    );
 }
 
 #[test]
