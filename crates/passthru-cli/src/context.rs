@@ -1,7 +1,7 @@
 //! The context every command runs in: where facts come from, loaded once.
 
 use crate::cli::GlobalArgs;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use passthru::host::sources;
 use passthru::Host;
 use std::path::{Path, PathBuf};
