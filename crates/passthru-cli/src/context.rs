@@ -59,8 +59,7 @@ impl Ctx {
             return load_lspci(p);
         }
         let root = self.root();
-        sources::read_root(&root)
-            .with_context(|| format!("reading host facts from {}", root.display()))
+        Ok(sources::read_root(&root)?)
     }
 }
 
