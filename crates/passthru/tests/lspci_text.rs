@@ -146,6 +146,8 @@ fn parse_facts(md: &str) -> (BTreeMap<String, Facts>, Vec<String>) {
     let mut files: BTreeMap<String, Facts> = BTreeMap::new();
     let mut summary_lines = Vec::new();
     let mut current: Option<String> = None;
+    let denied_re = Regex::new(r"in (\d+) blocks").unwrap();
+    let size_re = Regex::new(r"(\d+) characters, (\d+) lines").unwrap();
     let driver_item = Regex::new(r"`([^`]+)`(?: \[([0-9a-f]{4})\])? driver (\S+?)(?:,|$)").unwrap();
     for line in md.lines() {
         if let Some(name) = line.strip_prefix("### ") {
@@ -219,8 +221,7 @@ fn parse_facts(md: &str) -> (BTreeMap<String, Facts>, Vec<String>) {
                 });
             }
         } else if let Some(v) = l.strip_prefix("- Run as: ") {
-            let re = Regex::new(r"in (\d+) blocks").unwrap();
-            f.denied_blocks = re.captures(v).map(|c| num(&c[1]));
+            f.denied_blocks = denied_re.captures(v).map(|c| num(&c[1]));
             assert_eq!(v.starts_with("root"), f.root.unwrap(), "{file}: run as");
         } else if let Some(v) = l.strip_prefix("- Blocks without `Kernel driver in use:`: ") {
             f.without_driver = Some(num(v));
@@ -242,8 +243,7 @@ fn parse_facts(md: &str) -> (BTreeMap<String, Facts>, Vec<String>) {
             let t = ticks(v);
             f.splices.push((t[0].clone(), t[1].clone()));
         } else if let Some(v) = l.strip_prefix("- Size: ") {
-            let re = Regex::new(r"(\d+) characters, (\d+) lines").unwrap();
-            let c = re.captures(v).unwrap();
+            let c = size_re.captures(v).unwrap();
             f.size = Some((num(&c[1]), num(&c[2])));
         }
     }
