@@ -1305,3 +1305,29 @@ pub(crate) mod tests {
         assert_eq!(r.verdict, Severity::Warn);
     }
 }
+
+#[cfg(test)]
+mod fixture {
+    /// The seeds' host as a snapshot file, for the integration tests and the command
+    /// line tests (which cannot reach `seed_host()`). Kept equal to it here; set
+    /// `PASSTHRU_UPDATE_FIXTURES=1` to rewrite it after changing `seed_host()`.
+    #[test]
+    fn the_seed_host_snapshot_fixture_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/libvirt/seed-host.json"
+        );
+        let mut h = super::tests::seed_host();
+        h.source.kind = crate::host::model::SourceKind::Snapshot;
+        h.source.location = "seed-host.json".into();
+        let want = crate::host::sources::snapshot::to_json(&h) + "\n";
+        if std::env::var_os("PASSTHRU_UPDATE_FIXTURES").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{path} is stale: run with PASSTHRU_UPDATE_FIXTURES=1"
+        );
+    }
+}

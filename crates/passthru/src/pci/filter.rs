@@ -115,9 +115,9 @@ impl IdFilter {
     pub fn matches(&self, d: &PciDevice) -> bool {
         self.vendor.is_none_or(|v| v == d.vendor_id.0)
             && self.device.is_none_or(|v| v == d.device_id.0)
-            && self.class.is_none_or(|(c, mask)| {
-                (c ^ u32::from(d.class.class16())) & mask == 0
-            })
+            && self
+                .class
+                .is_none_or(|(c, mask)| (c ^ u32::from(d.class.class16())) & mask == 0)
             && self.prog_if.is_none_or(|p| p == d.class.prog_if())
     }
 
