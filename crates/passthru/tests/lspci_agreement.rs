@@ -253,7 +253,7 @@ fn disagreements(host: &Host, ls: &BTreeMap<String, Ls>, check_sriov: bool) -> V
         // VF addresses from lspci's offset/stride against passthru's virtfns, and
         // each VF's ids and PF link.
         if let Some((_, _, num, offset, stride, vfdev)) = l.sriov {
-            let rid = d.address.routing_id() as u32;
+            let rid = d.address.routing_id();
             let expect: Vec<String> = (0..num)
                 .map(|i| {
                     let r = rid + offset + i * stride;
