@@ -455,6 +455,7 @@ fn real_lspci_text_parses_to_the_trees_facts() {
         let text = lspci(t.path(), domains);
         let h = parse_lspci(&text, Path::new("lspci.txt")).unwrap();
         check_against_tree(&h, &text);
+        names_match_pci_ids(&text);
         assert_eq!(
             comparable(&h),
             comparable(&from_sysfs),
