@@ -1,7 +1,7 @@
 //! The context every command runs in: where facts come from, loaded once.
 
 use crate::cli::GlobalArgs;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use passthru::host::sources;
 use passthru::Host;
 use std::path::{Path, PathBuf};
@@ -53,16 +53,16 @@ impl Ctx {
             return load_lspci(p);
         }
         let root = self.root();
-        sources::read_root(&root)
-            .with_context(|| format!("reading host facts from {}", root.display()))
+        Ok(sources::read_root(&root)?)
     }
 }
 
 /// Loads facts from lspci text (a file, or `-` for stdin).
 fn load_lspci(p: &Path) -> Result<Host> {
-    // Wired to the lspci text source when it lands.
-    anyhow::bail!(
-        "--lspci {}: reading lspci text is not available in this build",
-        p.display()
-    )
+    // lspci prints vendor and device names run together; this machine's pci.ids (when it
+    // has one) tells where the vendor name ends. Facts never depend on it.
+    let ids = passthru::host::Root::open("/")
+        .ok()
+        .and_then(|r| sources::sysfs::load_pci_ids(&r));
+    Ok(sources::lspci_text::read_lspci_with(p, ids.as_ref())?)
 }

@@ -28,9 +28,15 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("passthru: error: {e}");
+            // Library errors already name their cause; print a cause only when it adds something.
+            let mut said = e.to_string();
+            eprintln!("passthru: error: {said}");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let c = cause.to_string();
+                if !said.contains(&c) {
+                    eprintln!("  caused by: {c}");
+                    said.push_str(&c);
+                }
             }
             ExitCode::from(EXIT_ERROR)
         }

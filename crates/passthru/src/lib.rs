@@ -9,13 +9,17 @@
 //! - [`change`] plans changes (VFs, bindings, kernel arguments, host files), and its
 //!   executor is the only code that writes to a host; every change set is journaled
 //!   and can be undone.
+//! - [`libvirt`] reads domain XML, renders `<hostdev>` and node-device XML, and
+//!   verifies guests against facts; [`render`] writes other tools' configuration.
 #![deny(missing_docs)]
 
 pub mod change;
 pub mod error;
 pub mod host;
 pub mod inventory;
+pub mod libvirt;
 pub mod pci;
+pub mod render;
 
 pub use error::{Error, Result};
 pub use host::Host;
