@@ -223,7 +223,7 @@ fn group_refusals(
             let (msg, fix) = if m.same_slot(a) {
                 (
                     format!("IOMMU group {} of {a} also holds {what}, another function of the same device, which is not being moved: vfio-pci takes a group whole", g.number),
-                    format!("name it too, or add --group to take every function of the device"),
+                    "name it too, or add --group to take every function of the device".to_string(),
                 )
             } else {
                 (

@@ -129,6 +129,9 @@ pub struct ExecReport {
 /// Plans a later round from fresh facts (bindings of VFs created by the previous one).
 pub type Replanner<'a> = dyn FnMut(&Host, &ChangeFacts) -> Result<Plan, ChangeError> + 'a;
 
+/// Receives progress lines.
+pub type ProgressFn = Box<dyn FnMut(&str)>;
+
 /// The writer of one root.
 pub struct Executor {
     root: PathBuf,
@@ -136,7 +139,7 @@ pub struct Executor {
     fake_root: bool,
     poll: Duration,
     timeout_secs: u64,
-    progress: Option<Box<dyn FnMut(&str)>>,
+    progress: Option<ProgressFn>,
 }
 
 fn now_unix() -> u64 {
@@ -171,7 +174,7 @@ impl Executor {
     }
 
     /// Prints progress lines through this callback as steps run.
-    pub fn on_progress(&mut self, f: Box<dyn FnMut(&str)>) {
+    pub fn on_progress(&mut self, f: ProgressFn) {
         self.progress = Some(f);
     }
 
@@ -277,7 +280,7 @@ impl Executor {
         let mut failure = None;
         for round in 0..4 {
             if let Err(f) = self.run_round(cs, &plan, round == 0) {
-                failure = Some(f);
+                failure = Some(*f);
                 break;
             }
             expect.extend(plan.expect.iter().cloned());
@@ -365,15 +368,22 @@ impl Executor {
         report
     }
 
-    fn run_round(&mut self, cs: &mut ChangeSet, plan: &Plan, first: bool) -> Result<(), Failure> {
-        let host = self.read_host().map_err(|e| Failure {
-            step: 0,
-            action: "read the host".into(),
-            message: e.to_string(),
-            explanation: None,
+    fn run_round(
+        &mut self,
+        cs: &mut ChangeSet,
+        plan: &Plan,
+        first: bool,
+    ) -> Result<(), Box<Failure>> {
+        let host = self.read_host().map_err(|e| {
+            Box::new(Failure {
+                step: 0,
+                action: "read the host".into(),
+                message: e.to_string(),
+                explanation: None,
+            })
         })?;
         if let Some(msg) = self.check_preconditions(&host, &plan.preconditions) {
-            return Err(Failure {
+            return Err(Box::new(Failure {
                 step: 0,
                 action: "check preconditions".into(),
                 message: if first {
@@ -382,7 +392,7 @@ impl Executor {
                     format!("the host changed during the change set: {msg}")
                 },
                 explanation: None,
-            });
+            }));
         }
         self.record_devices(cs, &host, plan);
         let _ = self.save(cs);
@@ -427,12 +437,12 @@ impl Executor {
                     });
                     let _ = self.save(cs);
                     self.say(&format!("      failed: {message}"));
-                    return Err(Failure {
+                    return Err(Box::new(Failure {
                         step: i + 1,
                         action: text,
                         message,
                         explanation,
-                    });
+                    }));
                 }
             }
         }

@@ -369,7 +369,7 @@ pub fn parse_device_selector(s: &str) -> Result<Selector, String> {
 impl Desired {
     /// Whether persistence is on.
     pub fn persist(&self) -> bool {
-        self.file.persist.as_ref().map_or(true, |p| p.enabled)
+        !matches!(&self.file.persist, Some(p) if !p.enabled)
     }
 }
 

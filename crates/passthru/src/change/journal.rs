@@ -196,13 +196,23 @@ impl ChangeSet {
     }
 }
 
-/// The file paths a change set touched, first previous state and last written state.
-pub fn touched_files(
-    cs: &ChangeSet,
-) -> Vec<(String, Option<SavedFile>, Option<FileDigest>, Vec<String>)> {
-    let mut order: Vec<String> = Vec::new();
-    let mut map: BTreeMap<String, (Option<SavedFile>, Option<FileDigest>, Vec<String>)> =
-        BTreeMap::new();
+/// A file a change set touched: its state before the first step that touched it,
+/// and what the last one wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TouchedFile {
+    /// The file (symlinks resolved).
+    pub path: String,
+    /// Its copy from before, `None` when it did not exist.
+    pub previous: Option<SavedFile>,
+    /// What was written last (`None`: deleted).
+    pub written: Option<FileDigest>,
+    /// Directories created for it, outermost first.
+    pub created_dirs: Vec<String>,
+}
+
+/// The files a change set touched, in the order it first touched them.
+pub fn touched_files(cs: &ChangeSet) -> Vec<TouchedFile> {
+    let mut out: Vec<TouchedFile> = Vec::new();
     for s in &cs.steps {
         if s.status == StepStatus::Skipped {
             continue;
@@ -214,25 +224,21 @@ pub fn touched_files(
             created_dirs,
         } = &s.replaced
         {
-            match map.get_mut(path) {
-                Some(e) => {
-                    e.1 = *written;
-                    e.2.extend(created_dirs.iter().cloned());
+            match out.iter_mut().find(|t| t.path == *path) {
+                Some(t) => {
+                    t.written = *written;
+                    t.created_dirs.extend(created_dirs.iter().cloned());
                 }
-                None => {
-                    order.push(path.clone());
-                    map.insert(
-                        path.clone(),
-                        (previous.clone(), *written, created_dirs.clone()),
-                    );
-                }
+                None => out.push(TouchedFile {
+                    path: path.clone(),
+                    previous: previous.clone(),
+                    written: *written,
+                    created_dirs: created_dirs.clone(),
+                }),
             }
         }
     }
-    order
-        .into_iter()
-        .filter_map(|p| map.remove(&p).map(|(a, b, c)| (p, a, b, c)))
-        .collect()
+    out
 }
 
 /// What undo needs to know about the files a change set touched, as they are now.
@@ -267,7 +273,13 @@ pub fn plan_undo(
     let mut refusals: Vec<Refusal> = Vec::new();
     let files = touched_files(cs);
     let mut file_restored = false;
-    for (path, previous, written, dirs) in files.iter().rev() {
+    for TouchedFile {
+        path,
+        previous,
+        written,
+        created_dirs: dirs,
+    } in files.iter().rev()
+    {
         let cur = now.files.get(path).copied().flatten();
         let before = previous.as_ref().map(|p| p.digest);
         if cur == before {

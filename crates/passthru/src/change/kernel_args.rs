@@ -37,11 +37,22 @@ impl KernelArgsRequest {
     }
 }
 
+/// The arguments a request means on a CPU vendor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesiredArgs {
+    /// Arguments to add.
+    pub add: Vec<String>,
+    /// Removal patterns.
+    pub remove: Vec<String>,
+    /// Notes for the user.
+    pub notes: Vec<String>,
+}
+
 /// The arguments to add and to remove for a request on a CPU vendor, with notes.
 pub fn desired_args(
     vendor: CpuVendor,
     req: &KernelArgsRequest,
-) -> Result<(Vec<String>, Vec<String>, Vec<String>), ChangeError> {
+) -> Result<DesiredArgs, ChangeError> {
     let mut add: Vec<String> = Vec::new();
     let mut remove: Vec<String> = Vec::new();
     let mut notes = Vec::new();
@@ -80,7 +91,7 @@ pub fn desired_args(
     remove.retain(|r| !add.iter().any(|a| removes(r, a)));
     add.dedup();
     remove.dedup();
-    Ok((add, remove, notes))
+    Ok(DesiredArgs { add, remove, notes })
 }
 
 /// Whether a removal pattern matches an argument: `key` matches `key` and `key=...`;
@@ -300,7 +311,7 @@ pub fn plan_kernel_args(
             "nothing asked: give --iommu, --pt, --add ARG or --remove ARG".into(),
         ));
     }
-    let (add, remove, notes) = desired_args(facts.cpu_vendor, req)?;
+    let DesiredArgs { add, remove, notes } = desired_args(facts.cpu_vendor, req)?;
     let mut plan = Plan::new(describe_change(&add, &remove));
     plan.notes.extend(notes);
     let method = boot_method(facts)?;

@@ -30,9 +30,9 @@ pub fn touched_now(root: &Root, cs: &ChangeSet) -> TouchedNow {
     TouchedNow {
         files: touched_files(cs)
             .into_iter()
-            .map(|(p, ..)| {
-                let d = root.read(&p).ok().map(|b| FileDigest::of(&b));
-                (p, d)
+            .map(|t| {
+                let d = root.read(&t.path).ok().map(|b| FileDigest::of(&b));
+                (t.path, d)
             })
             .collect(),
     }
