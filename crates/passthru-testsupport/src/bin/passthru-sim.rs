@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "passthru-sim", version, about = "Simulated Linux PCI/SR-IOV host over FUSE")]
+#[command(
+    name = "passthru-sim",
+    version,
+    about = "Simulated Linux PCI/SR-IOV host over FUSE"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -54,11 +58,16 @@ enum Cmd {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["tree", "scenario"])))]
 struct MountArgs {
     /// A directory laid out like a host root (sys/ proc/ etc/ ...). It is read
     /// once and never written; all changes live in memory.
     #[arg(long)]
-    tree: PathBuf,
+    tree: Option<PathBuf>,
+    /// A built-in scenario (i350, two-socket, parametric:PxV) or a HostSpec file
+    /// (.toml or .json), written to a temporary tree that is removed on exit.
+    #[arg(long, value_name = "NAME|FILE")]
+    scenario: Option<String>,
     /// Default driver for a device id, e.g. 8086:1520=igbvf (repeatable; wins over
     /// the tree's .passthru-sim/config.toml and the built-in table).
     #[arg(long = "driver", value_name = "VENDOR:DEVICE=DRIVER")]
@@ -75,7 +84,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 fn control(mountpoint: &Path, line: &str) -> ExitCode {
     let ctl = mountpoint.join(sim::fuse::CTL_DIR_NAME).join("ctl");
     if !ctl.exists() {
-        return fail(format!("no simulator is mounted at {}", mountpoint.display()));
+        return fail(format!(
+            "no simulator is mounted at {}",
+            mountpoint.display()
+        ));
     }
     match std::fs::write(&ctl, format!("{line}\n")) {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,14 +96,31 @@ fn control(mountpoint: &Path, line: &str) -> ExitCode {
                 .raw_os_error()
                 .map(control::errno_name)
                 .unwrap_or_else(|| e.to_string());
-            eprintln!("passthru-sim: '{line}' refused ({name}); see {}", mountpoint.join(".passthru-sim/log").display());
+            eprintln!(
+                "passthru-sim: '{line}' refused ({name}); see {}",
+                mountpoint.join(".passthru-sim/log").display()
+            );
             ExitCode::from(2)
         }
     }
 }
 
 fn mount(a: MountArgs) -> ExitCode {
-    let mut config = match SimConfig::from_tree(&a.tree) {
+    let (tree, _temp) = match (&a.tree, &a.scenario) {
+        (Some(t), _) => (t.clone(), None),
+        (None, Some(s)) => {
+            let spec = match sim::scenario_spec(s) {
+                Ok(x) => x,
+                Err(e) => return fail(e),
+            };
+            match sim::write_scenario_tree(&spec) {
+                Ok(t) => (t.path().to_path_buf(), Some(t)),
+                Err(e) => return fail(e),
+            }
+        }
+        (None, None) => return fail("give --tree DIR or --scenario NAME|FILE"),
+    };
+    let mut config = match SimConfig::from_tree(&tree) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -100,16 +129,19 @@ fn mount(a: MountArgs) -> ExitCode {
             return fail(e);
         }
     }
-    let kernel = match sim::load_tree(&a.tree, config) {
+    let kernel = match sim::load_tree(&tree, config) {
         Ok(k) => k,
-        Err(e) => return fail(format!("cannot load {}: {e}", a.tree.display())),
+        Err(e) => return fail(format!("cannot load {}: {e}", tree.display())),
     };
     let mp = a.mountpoint.clone();
-    let tree = a.tree.clone();
+    let what = match &a.scenario {
+        Some(s) => format!("scenario {s}"),
+        None => tree.display().to_string(),
+    };
     match sim::serve(kernel, &a.mountpoint, move || {
         println!(
             "passthru-sim: serving {} at {} (pid {}); stop with SIGTERM or Ctrl-C",
-            tree.display(),
+            what,
             mp.display(),
             std::process::id()
         );
@@ -123,8 +155,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Mount(a) => mount(a),
-        Cmd::Reboot { mountpoint, cmdline } => match cmdline {
-            Some(c) => control(&mountpoint, &format!("reboot cmdline={}", c.replace('\n', " "))),
+        Cmd::Reboot {
+            mountpoint,
+            cmdline,
+        } => match cmdline {
+            Some(c) => control(
+                &mountpoint,
+                &format!("reboot cmdline={}", c.replace('\n', " ")),
+            ),
             None => control(&mountpoint, "reboot"),
         },
         Cmd::Fault {
@@ -141,7 +179,10 @@ fn main() -> ExitCode {
             }
             control(&mountpoint, &format!("fault {path} {errno} {times}"))
         }
-        Cmd::Ctl { mountpoint, command } => control(&mountpoint, &command.join(" ")),
+        Cmd::Ctl {
+            mountpoint,
+            command,
+        } => control(&mountpoint, &command.join(" ")),
         Cmd::Log { mountpoint } => {
             match std::fs::read_to_string(mountpoint.join(".passthru-sim/log")) {
                 Ok(t) => {

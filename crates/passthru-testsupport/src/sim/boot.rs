@@ -1,7 +1,10 @@
 //! Reboot: runtime state is forgotten (VFs gone, overrides and dynamic ids cleared,
 //! removed devices back, every device on its default driver, autoprobe on), files a
-//! tool wrote outside `sys/`, `proc/` and `dev/` stay. The boot image is computed
-//! once, at load time, from the tree as given.
+//! tool wrote outside `sys/`, `proc/` and `dev/` stay, and the module configuration
+//! in `etc/modprobe.d` and on the new command line takes effect (see [`modprobe`]).
+//! The boot image is computed once, at load time, from the tree as given.
+//!
+//! [`modprobe`]: super::modprobe
 
 use super::kernel::{BootImage, Kernel};
 use super::vfs::ROOT;
@@ -16,6 +19,7 @@ impl Kernel {
             sys: k.fs.snapshot_path("sys"),
             dev: k.fs.snapshot_path("dev"),
             proc: k.fs.snapshot_path("proc"),
+            group_floor: k.groups().last().map_or(0, |g| g + 1),
             net_stash: k.net_stash,
         }
     }
@@ -23,10 +27,9 @@ impl Kernel {
     fn normalize_for_boot(&mut self) {
         self.rescan();
         for d in self.devices() {
-            if !self.vfs_of(&d).is_empty() || self.fs.exists(&d.attr("sriov_numvfs")) {
-                if self.dev(&d.bdf).is_some() {
-                    self.disable_vfs(&d);
-                }
+            let pf = !self.vfs_of(&d).is_empty() || self.fs.exists(&d.attr("sriov_numvfs"));
+            if pf && self.dev(&d.bdf).is_some() {
+                self.disable_vfs(&d);
             }
         }
         for d in self.devices() {
@@ -52,13 +55,7 @@ impl Kernel {
                 self.attach(&d, &w);
             }
         }
-        let groups: Vec<u32> = self
-            .fs
-            .list(super::kernel::GROUPS)
-            .iter()
-            .filter_map(|g| g.parse().ok())
-            .collect();
-        for g in groups {
+        for g in self.groups() {
             self.update_vfio(g);
         }
         self.log.clear();
@@ -82,6 +79,7 @@ impl Kernel {
         self.net_stash = img.net_stash.clone();
         self.dynids.clear();
         self.removed.clear();
+        self.boot_modules();
         self.boots += 1;
         self.note(format!("reboot (boot #{})", self.boots));
     }

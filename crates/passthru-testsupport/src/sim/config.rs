@@ -183,6 +183,40 @@ impl SimConfig {
     }
 }
 
+/// The settings a [`HostSpec`](crate::spec::HostSpec) implies: each PF's declared VF
+/// driver becomes the default driver of its VF id.
+pub fn from_spec(spec: &crate::spec::HostSpec) -> SimConfig {
+    let mut c = SimConfig::default();
+    for d in &spec.devices {
+        if let Some(s) = &d.sriov {
+            if let Some(drv) = s.vf_driver.as_ref().filter(|x| !x.is_empty()) {
+                c.drivers
+                    .insert(format!("{:04x}:{:04x}", d.vendor, s.vf_device), drv.clone());
+            }
+        }
+    }
+    c
+}
+
+impl SimConfig {
+    /// The settings as the TOML of `.passthru-sim/config.toml`.
+    pub fn to_toml(&self) -> String {
+        let mut s =
+            String::from("# passthru-sim settings: default driver per vendor:device\n[drivers]\n");
+        for (k, v) in &self.drivers {
+            s.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+        }
+        s
+    }
+
+    /// Writes `.passthru-sim/config.toml` into a tree.
+    pub fn write_to_tree(&self, tree: &Path) -> std::io::Result<()> {
+        let dir = tree.join(".passthru-sim");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("config.toml"), self.to_toml())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +230,7 @@ mod tests {
         assert_eq!(c.declared("8086:10ed").as_deref(), Some("foo"));
         assert!(c.add_driver_arg("nonsense").is_err());
         assert!(SimConfig::parse("[drivers]\nx = \"y\"\n", "t").is_err());
-        assert!(c.ids_of("igbvf").contains(&"8086:1520".to_string()) == false);
+        assert!(!c.ids_of("igbvf").contains(&"8086:1520".to_string()));
         assert!(c.ids_of("igb").contains(&"8086:1521".to_string()));
     }
 }

@@ -70,7 +70,11 @@ pub fn parse_errno(s: &str) -> Option<i32> {
         return (n > 0 && n < 4096).then_some(n);
     }
     let up = s.to_ascii_uppercase();
-    let up = if up.starts_with('E') { up } else { format!("E{up}") };
+    let up = if up.starts_with('E') {
+        up
+    } else {
+        format!("E{up}")
+    };
     ERRNOS.iter().find(|(n, _)| *n == up).map(|(_, v)| *v)
 }
 
@@ -93,7 +97,10 @@ impl Kernel {
             .ok_or(libc::ENOENT)?;
         self.faults.retain(|f| f.path != canon);
         if times > 0 {
-            self.note(format!("fault armed: {canon} {} x{times}", errno_name(errno)));
+            self.note(format!(
+                "fault armed: {canon} {} x{times}",
+                errno_name(errno)
+            ));
             self.faults.push(Fault {
                 path: canon,
                 errno,

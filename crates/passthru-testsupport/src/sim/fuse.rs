@@ -108,7 +108,10 @@ impl SimFs {
                 let subdirs = e
                     .values()
                     .filter(|c| {
-                        matches!(self.kernel.fs.node(**c).map(|x| &x.kind), Some(Kind::Dir(_)))
+                        matches!(
+                            self.kernel.fs.node(**c).map(|x| &x.kind),
+                            Some(Kind::Dir(_))
+                        )
                     })
                     .count();
                 (FileType::Directory, 0, 2 + subdirs as u32)
@@ -158,7 +161,12 @@ impl SimFs {
     }
 
     /// Checks a new entry can be made in `parent` and returns its path.
-    fn new_entry(&mut self, parent: Ino, name: &OsStr, what: &str) -> Result<(String, String), i32> {
+    fn new_entry(
+        &mut self,
+        parent: Ino,
+        name: &OsStr,
+        what: &str,
+    ) -> Result<(String, String), i32> {
         let name = name_str(name)?.to_string();
         if parent == CTL_DIR || (parent == ROOT && name == CTL_DIR_NAME) {
             return Err(libc::EPERM);
@@ -170,7 +178,11 @@ impl SimFs {
         }
         let path = self.child_path(parent, &name);
         if in_sys(&path) {
-            return Err(if what == "create" { libc::EACCES } else { libc::EPERM });
+            return Err(if what == "create" {
+                libc::EACCES
+            } else {
+                libc::EPERM
+            });
         }
         if self.kernel.fs.child(parent, &name).is_some() {
             return Err(libc::EEXIST);
@@ -238,7 +250,12 @@ impl Filesystem for SimFs {
                 if let Some(e) = self.fault(&path, "truncate") {
                     return reply.error(e);
                 }
-                match self.kernel.fs.node_mut(ino).map(|n| (&mut n.kind, &mut n.mtime)) {
+                match self
+                    .kernel
+                    .fs
+                    .node_mut(ino)
+                    .map(|n| (&mut n.kind, &mut n.mtime))
+                {
                     Some((Kind::File(d), mt)) => {
                         d.resize(sz as usize, 0);
                         *mt = SystemTime::now();
@@ -285,7 +302,12 @@ impl Filesystem for SimFs {
         }
         match self.new_entry(parent, name, "create") {
             Ok((name, path)) => {
-                let i = self.kernel.fs.create(parent, &name, Kind::File(Vec::new()), mode & !umask & 0o7777);
+                let i = self.kernel.fs.create(
+                    parent,
+                    &name,
+                    Kind::File(Vec::new()),
+                    mode & !umask & 0o7777,
+                );
                 self.kernel.note(format!("create {path}"));
                 self.entry(i, reply)
             }
@@ -293,7 +315,15 @@ impl Filesystem for SimFs {
         }
     }
 
-    fn mkdir(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, mode: u32, umask: u32, reply: ReplyEntry) {
+    fn mkdir(
+        &mut self,
+        _req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
         match self.new_entry(parent, name, "mkdir") {
             Ok((name, path)) => {
                 let i = self.kernel.fs.create(
@@ -355,13 +385,23 @@ impl Filesystem for SimFs {
         reply.ok()
     }
 
-    fn symlink(&mut self, _req: &Request<'_>, parent: u64, link_name: &OsStr, target: &Path, reply: ReplyEntry) {
+    fn symlink(
+        &mut self,
+        _req: &Request<'_>,
+        parent: u64,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
         let Some(t) = target.to_str() else {
             return reply.error(libc::EINVAL);
         };
         match self.new_entry(parent, link_name, "symlink") {
             Ok((name, path)) => {
-                let i = self.kernel.fs.create(parent, &name, Kind::Link(t.to_string()), 0o777);
+                let i = self
+                    .kernel
+                    .fs
+                    .create(parent, &name, Kind::Link(t.to_string()), 0o777);
                 self.kernel.note(format!("symlink {path} -> {t}"));
                 self.entry(i, reply)
             }
@@ -396,10 +436,16 @@ impl Filesystem for SimFs {
         let Some(src) = self.kernel.fs.child(parent, name) else {
             return reply.error(libc::ENOENT);
         };
-        if !matches!(self.kernel.fs.node(newparent).map(|n| &n.kind), Some(Kind::Dir(_))) {
+        if !matches!(
+            self.kernel.fs.node(newparent).map(|n| &n.kind),
+            Some(Kind::Dir(_))
+        ) {
             return reply.error(libc::ENOTDIR);
         }
-        let src_dir = matches!(self.kernel.fs.node(src).map(|n| &n.kind), Some(Kind::Dir(_)));
+        let src_dir = matches!(
+            self.kernel.fs.node(src).map(|n| &n.kind),
+            Some(Kind::Dir(_))
+        );
         if src_dir {
             // A directory cannot move into itself.
             let mut p = newparent;
@@ -545,19 +591,47 @@ impl Filesystem for SimFs {
         }
     }
 
-    fn flush(&mut self, _req: &Request<'_>, _ino: u64, _fh: u64, _lock_owner: u64, reply: ReplyEmpty) {
+    fn flush(
+        &mut self,
+        _req: &Request<'_>,
+        _ino: u64,
+        _fh: u64,
+        _lock_owner: u64,
+        reply: ReplyEmpty,
+    ) {
         reply.ok()
     }
 
-    fn fsync(&mut self, _req: &Request<'_>, _ino: u64, _fh: u64, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &mut self,
+        _req: &Request<'_>,
+        _ino: u64,
+        _fh: u64,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         reply.ok()
     }
 
-    fn fsyncdir(&mut self, _req: &Request<'_>, _ino: u64, _fh: u64, _datasync: bool, reply: ReplyEmpty) {
+    fn fsyncdir(
+        &mut self,
+        _req: &Request<'_>,
+        _ino: u64,
+        _fh: u64,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         reply.ok()
     }
 
-    fn readdir(&mut self, _req: &Request<'_>, ino: u64, _fh: u64, offset: i64, mut reply: ReplyDirectory) {
+    fn readdir(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        mut reply: ReplyDirectory,
+    ) {
         let mut entries: Vec<(u64, FileType, String)> = Vec::new();
         if ino == CTL_DIR {
             entries.push((CTL_DIR, FileType::Directory, ".".into()));
@@ -593,7 +667,16 @@ impl Filesystem for SimFs {
 
     fn statfs(&mut self, _req: &Request<'_>, _ino: u64, reply: ReplyStatfs) {
         let files = self.kernel.fs.len() as u64;
-        reply.statfs(1 << 20, 1 << 19, 1 << 19, files + (1 << 20), 1 << 20, 4096, 255, 4096)
+        reply.statfs(
+            1 << 20,
+            1 << 19,
+            1 << 19,
+            files + (1 << 20),
+            1 << 20,
+            4096,
+            255,
+            4096,
+        )
     }
 
     fn access(&mut self, _req: &Request<'_>, ino: u64, _mask: i32, reply: ReplyEmpty) {
@@ -616,7 +699,12 @@ impl Filesystem for SimFs {
     ) {
         match self.new_entry(parent, name, "create") {
             Ok((name, path)) => {
-                let i = self.kernel.fs.create(parent, &name, Kind::File(Vec::new()), mode & !umask & 0o7777);
+                let i = self.kernel.fs.create(
+                    parent,
+                    &name,
+                    Kind::File(Vec::new()),
+                    mode & !umask & 0o7777,
+                );
                 self.kernel.note(format!("create {path}"));
                 match self.attr(i) {
                     Some(a) => reply.created(&TTL, &a, 0, 0, 0),

@@ -13,6 +13,7 @@ pub struct SimMount {
     child: Option<Child>,
     mountpoint: PathBuf,
     stderr_path: PathBuf,
+    tree: Option<tempfile::TempDir>,
     _dir: tempfile::TempDir,
 }
 
@@ -46,6 +47,25 @@ impl SimMount {
         Self::start(&default_binary(), &["--tree".as_ref(), tree.as_os_str()])
     }
 
+    /// Mounts a built-in scenario (or HostSpec file) with the default binary.
+    pub fn scenario(name: &str) -> io::Result<SimMount> {
+        Self::start(&default_binary(), &["--scenario".as_ref(), name.as_ref()])
+    }
+
+    /// Writes a spec's tree (with its simulator settings) to a temporary directory
+    /// and mounts it with the default binary; the tree lives as long as the mount.
+    pub fn spec(spec: &crate::spec::HostSpec) -> io::Result<SimMount> {
+        Self::spec_with(&default_binary(), spec)
+    }
+
+    /// [`SimMount::spec`] with a given binary.
+    pub fn spec_with(bin: &Path, spec: &crate::spec::HostSpec) -> io::Result<SimMount> {
+        let tree = super::write_scenario_tree(spec).map_err(io::Error::other)?;
+        let mut m = Self::start(bin, &["--tree".as_ref(), tree.path().as_os_str()])?;
+        m.tree = Some(tree);
+        Ok(m)
+    }
+
     /// Starts `BIN mount ARGS... MOUNTPOINT` and waits (up to 20 s) until it serves.
     pub fn start(bin: &Path, args: &[&std::ffi::OsStr]) -> io::Result<SimMount> {
         let dir = tempfile::tempdir()?;
@@ -61,11 +81,14 @@ impl SimMount {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", bin.display())))?;
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot start {}: {e}", bin.display()))
+            })?;
         let mut m = SimMount {
             child: Some(child),
             mountpoint,
             stderr_path,
+            tree: None,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -97,6 +120,11 @@ impl SimMount {
         &self.mountpoint
     }
 
+    /// The tree directory behind the mount, when the harness wrote it.
+    pub fn tree_dir(&self) -> Option<&Path> {
+        self.tree.as_ref().map(tempfile::TempDir::path)
+    }
+
     /// The simulator's pid.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -109,7 +137,10 @@ impl SimMount {
 
     /// Sends one control command (see `docs/simulator.md`).
     pub fn ctl(&self, command: &str) -> io::Result<()> {
-        std::fs::write(self.mountpoint.join(".passthru-sim/ctl"), format!("{command}\n"))
+        std::fs::write(
+            self.mountpoint.join(".passthru-sim/ctl"),
+            format!("{command}\n"),
+        )
     }
 
     /// Simulated reboot.

@@ -108,9 +108,10 @@ impl Kernel {
             back.push(r.bdf);
         }
         self.removed = keep;
-        if self.fs.read_str("sys/bus/pci/drivers_autoprobe").as_deref() != Some("0") {
-            for b in back {
-                if let Some(d) = self.dev(&b) {
+        for b in back {
+            if let Some(d) = self.dev(&b) {
+                self.autoload(&d);
+                if self.bus_autoprobe() {
                     self.device_attach(&d);
                 }
             }

@@ -98,6 +98,7 @@ pub(crate) struct BootImage {
     pub dev: Option<Tree>,
     pub proc: Option<Tree>,
     pub net_stash: HashMap<Bdf, Tree>,
+    pub group_floor: u32,
 }
 
 /// A pending injected fault.
@@ -132,6 +133,10 @@ pub struct Kernel {
     pub(crate) log: VecDeque<String>,
     pub(crate) seq: u64,
     pub(crate) boots: u32,
+    /// New groups are numbered from here: every number up to the highest group of
+    /// the boot image is taken by devices the boot found (as with the kernel's
+    /// allocator, which numbers groups densely at boot).
+    pub(crate) group_floor: u32,
 }
 
 /// The last component of a link target or path.
@@ -164,9 +169,12 @@ impl Kernel {
             log: VecDeque::new(),
             seq: 0,
             boots: 1,
+            group_floor: 0,
         };
         k.learn();
-        k.boot = Some(Box::new(k.boot_image()));
+        let img = k.boot_image();
+        k.group_floor = img.group_floor;
+        k.boot = Some(Box::new(img));
         k
     }
 
@@ -343,7 +351,9 @@ impl Kernel {
                 return false;
             }
         }
-        self.dynid_match(driver, d) || self.static_match(driver, Some(d.bdf), &d.id()) || ov.is_some()
+        self.dynid_match(driver, d)
+            || self.static_match(driver, Some(d.bdf), &d.id())
+            || ov.is_some()
     }
 
     /// `pci_device_can_probe`: a VF is probed only when its PF's
@@ -351,7 +361,10 @@ impl Kernel {
     fn can_probe(&self, d: &Dev) -> bool {
         match self.physfn(d) {
             Some(pf) => {
-                self.fs.read_str(&pf.attr("sriov_drivers_autoprobe")).as_deref() != Some("0")
+                self.fs
+                    .read_str(&pf.attr("sriov_drivers_autoprobe"))
+                    .as_deref()
+                    != Some("0")
                     || self.override_of(d).is_some()
             }
             None => true,
@@ -372,7 +385,10 @@ impl Kernel {
         }
         if driver == "vfio-pci" {
             if self.header_type(d) != 0 {
-                self.note(format!("vfio-pci {}: probe failed: not a normal header (EINVAL)", d.bdf));
+                self.note(format!(
+                    "vfio-pci {}: probe failed: not a normal header (EINVAL)",
+                    d.bdf
+                ));
                 return Err(libc::EINVAL);
             }
             let noiommu = self
@@ -380,7 +396,10 @@ impl Kernel {
                 .read_str("sys/module/vfio/parameters/enable_unsafe_noiommu_mode")
                 .is_some_and(|s| s == "Y" || s == "1");
             if self.group_of(d).is_none() && !noiommu {
-                self.note(format!("vfio-pci {}: probe failed: no IOMMU group (EINVAL)", d.bdf));
+                self.note(format!(
+                    "vfio-pci {}: probe failed: no IOMMU group (EINVAL)",
+                    d.bdf
+                ));
                 return Err(libc::EINVAL);
             }
         }
@@ -414,8 +433,7 @@ impl Kernel {
         }
         self.net_down(d);
         self.fs.remove(&d.attr("driver"));
-        self.fs
-            .remove(&format!("{DRIVERS}/{driver}/{}", d.bdf));
+        self.fs.remove(&format!("{DRIVERS}/{driver}/{}", d.bdf));
         self.set_uevent_driver(d, None);
         if let Some(g) = self.group_of(d) {
             self.update_vfio(g);
@@ -691,7 +709,10 @@ impl Kernel {
             .ok_or(libc::EINVAL)? as u32;
         let total = self.attr_u32(pf, "sriov_totalvfs").unwrap_or(0);
         if n > total {
-            self.note(format!("{}: {n} VFs requested, TotalVFs is {total} (ERANGE)", pf.bdf));
+            self.note(format!(
+                "{}: {n} VFs requested, TotalVFs is {total} (ERANGE)",
+                pf.bdf
+            ));
             return Err(libc::ERANGE);
         }
         let cur = self.vfs_of(pf).len() as u32;
@@ -700,11 +721,17 @@ impl Kernel {
             return Ok(());
         }
         let Some(driver) = self.driver_of(pf) else {
-            self.note(format!("{}: no driver bound to device; cannot configure SR-IOV (ENOENT)", pf.bdf));
+            self.note(format!(
+                "{}: no driver bound to device; cannot configure SR-IOV (ENOENT)",
+                pf.bdf
+            ));
             return Err(libc::ENOENT);
         };
         if !self.supports_sriov(&driver) {
-            self.note(format!("{}: driver {driver} does not support SR-IOV configuration via sysfs (ENOENT)", pf.bdf));
+            self.note(format!(
+                "{}: driver {driver} does not support SR-IOV configuration via sysfs (ENOENT)",
+                pf.bdf
+            ));
             return Err(libc::ENOENT);
         }
         if n == 0 {
@@ -712,7 +739,10 @@ impl Kernel {
             return Ok(());
         }
         if cur != 0 {
-            self.note(format!("{}: {cur} VFs already enabled. Disable before enabling {n} VFs (EBUSY)", pf.bdf));
+            self.note(format!(
+                "{}: {cur} VFs already enabled. Disable before enabling {n} VFs (EBUSY)",
+                pf.bdf
+            ));
             return Err(libc::EBUSY);
         }
         self.enable_vfs(pf, n)
@@ -750,6 +780,12 @@ impl Kernel {
     /// `modprobe NAME`: registers a driver (its directory) and lets it claim the
     /// unbound devices it matches.
     pub fn load_driver(&mut self, name: &str) {
+        self.register_driver(name);
+        self.driver_attach(name);
+    }
+
+    /// Creates a driver's directory (and its module's), claiming nothing.
+    pub(crate) fn register_driver(&mut self, name: &str) {
         let ddir = format!("{DRIVERS}/{name}");
         if !self.fs.is_dir(&ddir) {
             for f in ["bind", "unbind", "new_id", "remove_id"] {
@@ -762,11 +798,13 @@ impl Kernel {
                 self.fs.write(&join(&mdir, "initstate"), "live\n", 0o444);
                 self.fs.write(&join(&mdir, "refcnt"), "0\n", 0o444);
             }
-            self.fs.symlink(&join(&ddir, "module"), &rel_link(&ddir, &mdir));
             self.fs
-                .symlink(&join(&mdir, &format!("drivers/pci:{name}")), &rel_link(&join(&mdir, "drivers"), &ddir));
+                .symlink(&join(&ddir, "module"), &rel_link(&ddir, &mdir));
+            self.fs.symlink(
+                &join(&mdir, &format!("drivers/pci:{name}")),
+                &rel_link(&join(&mdir, "drivers"), &ddir),
+            );
         }
-        self.driver_attach(name);
     }
 
     /// `rmmod NAME`: unbinds every device from a driver and unregisters it.
@@ -814,14 +852,20 @@ impl Kernel {
         self.log.clear();
     }
 
-    /// Lowest IOMMU group number not in use.
-    pub(crate) fn free_group(&self) -> u32 {
-        let used: BTreeSet<u32> = self
-            .fs
+    /// Group numbers in use.
+    pub(crate) fn groups(&self) -> BTreeSet<u32> {
+        self.fs
             .list(GROUPS)
             .iter()
             .filter_map(|n| n.parse().ok())
-            .collect();
-        (0..).find(|n| !used.contains(n)).unwrap_or(0)
+            .collect()
+    }
+
+    /// Lowest IOMMU group number not in use above the boot's groups.
+    pub(crate) fn free_group(&self) -> u32 {
+        let used = self.groups();
+        (self.group_floor..)
+            .find(|n| !used.contains(n))
+            .unwrap_or(self.group_floor)
     }
 }

@@ -15,6 +15,7 @@ pub mod fuse;
 pub mod harness;
 pub mod hotplug;
 pub mod kernel;
+pub mod modprobe;
 pub mod netdev;
 pub mod pci;
 pub mod sriov;
@@ -40,6 +41,48 @@ pub fn load_tree(dir: &Path, config: SimConfig) -> io::Result<Kernel> {
     }
     let fs = vfs::Vfs::load(dir, &[fuse::CTL_DIR_NAME])?;
     Ok(Kernel::new(fs, config))
+}
+
+/// Where a simulated host comes from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A tree directory on disk.
+    Tree(std::path::PathBuf),
+    /// A built-in scenario name (`i350`, `two-socket`, `parametric:PxV`) or a
+    /// HostSpec file (`.toml` or `.json`).
+    Scenario(String),
+}
+
+/// Reads a scenario name or HostSpec file.
+pub fn scenario_spec(name_or_file: &str) -> Result<crate::spec::HostSpec, String> {
+    let p = Path::new(name_or_file);
+    if p.is_file() {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {name_or_file}: {e}"))?;
+        let spec = if name_or_file.ends_with(".toml") {
+            crate::spec::HostSpec::from_toml(&text).map_err(|e| e.to_string())
+        } else {
+            crate::spec::HostSpec::from_json(&text).map_err(|e| e.to_string())
+        };
+        return spec.map_err(|e| format!("{name_or_file}: {e}"));
+    }
+    crate::scenarios::scenario(name_or_file).map_err(|e| {
+        format!(
+            "{e} (built-in: {}; or a HostSpec .toml/.json file)",
+            crate::scenarios::SCENARIOS.join(", ")
+        )
+    })
+}
+
+/// Writes a spec's tree and its simulator settings into a new temporary directory.
+pub fn write_scenario_tree(spec: &crate::spec::HostSpec) -> Result<tempfile::TempDir, String> {
+    let dir = crate::FakeHost::new(spec.clone())
+        .write_temp()
+        .map_err(|e| e.to_string())?;
+    config::from_spec(spec)
+        .write_to_tree(dir.path())
+        .map_err(|e| format!("cannot write {}: {e}", dir.path().display()))?;
+    Ok(dir)
 }
 
 fn block_signals() -> libc::sigset_t {

@@ -1,12 +1,11 @@
 //! Network interfaces of NIC functions: a network driver creates `net/IFNAME` when it
 //! binds and removes it when it unbinds. An interface that existed once comes back
 //! unchanged (name, MAC); a new one (a VF's) is named the way udev would
-//! (`<pf-name>v<N>` for VFs of a named PF, `enpXsYfZ` on hosts with predictable
-//! names, else `ethN`) and starts administratively down (its `carrier`, `speed` and
+//! (`enpXsY[fZ]` on hosts with predictable names, else `ethN`) and starts administratively down (its `carrier`, `speed` and
 //! `duplex` fail with EINVAL as on a real kernel).
 
 use super::kernel::{Dev, Kernel};
-use super::vfs::{join, rel_link, Tree};
+use super::vfs::{join, rel_link};
 use std::collections::BTreeMap;
 
 const CLASS_NET: &str = "sys/class/net";
@@ -25,8 +24,10 @@ impl Kernel {
         }
         for ifname in self.fs.list(&net) {
             let target = join(&net, &ifname);
-            self.fs
-                .symlink(&format!("{CLASS_NET}/{ifname}"), &rel_link(CLASS_NET, &target));
+            self.fs.symlink(
+                &format!("{CLASS_NET}/{ifname}"),
+                &rel_link(CLASS_NET, &target),
+            );
         }
     }
 
@@ -52,40 +53,22 @@ impl Kernel {
 
     fn net_name(&self, d: &Dev) -> String {
         let existing = self.fs.list(CLASS_NET);
-        if let Some(pf) = self.physfn(d) {
-            let pf_if = self
-                .fs
-                .list(&pf.attr("net"))
-                .into_iter()
-                .next()
-                .or_else(|| {
-                    // The PF's netdev may be stashed while a stub holds it.
-                    match self.net_stash.get(&pf.bdf) {
-                        Some(Tree::Dir(_, e)) => e.keys().next().cloned(),
-                        _ => None,
-                    }
-                });
-            let index = self
-                .vfs_of(&pf)
-                .iter()
-                .find(|(_, v)| v.bdf == d.bdf)
-                .map(|(i, _)| *i);
-            if let (Some(p), Some(i)) = (pf_if, index) {
-                let name = format!("{p}v{i}");
-                if !existing.contains(&name) && name.len() <= 15 {
-                    return name;
-                }
-            }
-        }
         if existing.iter().any(|n| n.starts_with("en")) {
+            // udev's path name: enp<bus>s<slot>[f<function>] (P<domain> first when
+            // the domain is not 0).
             let b = d.bdf;
             let dom = if b.domain != 0 {
                 format!("P{}", b.domain)
             } else {
                 String::new()
             };
-            let name = format!("en{dom}p{}s{}f{}", b.bus, b.slot, b.func);
-            if !existing.contains(&name) {
+            let func = if b.func != 0 {
+                format!("f{}", b.func)
+            } else {
+                String::new()
+            };
+            let name = format!("en{dom}p{}s{}{func}", b.bus, b.slot);
+            if !existing.contains(&name) && name.len() <= 15 {
                 return name;
             }
         }

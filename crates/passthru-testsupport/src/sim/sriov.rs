@@ -27,7 +27,10 @@ const FROM_PF: &[&str] = &[
 ];
 
 fn rd16(c: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from(u16::from_le_bytes([*c.get(off)?, *c.get(off + 1)?])))
+    Some(u32::from(u16::from_le_bytes([
+        *c.get(off)?,
+        *c.get(off + 1)?,
+    ])))
 }
 
 impl Kernel {
@@ -42,7 +45,11 @@ impl Kernel {
     /// Offset, stride and VF device id of a PF: its `sriov_*` files, else its
     /// config's SR-IOV capability.
     fn sriov_geometry(&self, pf: &Dev) -> Option<(u32, u32, u32)> {
-        let num = |a: &str| self.fs.read_str(&pf.attr(a)).and_then(|s| s.parse::<u32>().ok());
+        let num = |a: &str| {
+            self.fs
+                .read_str(&pf.attr(a))
+                .and_then(|s| s.parse::<u32>().ok())
+        };
         let cfg = self.fs.read(&pf.attr("config"));
         let cap = cfg.and_then(|c| find_ext_cap(c, 0x10).map(|(o, _)| (c, o)));
         let offset = num("sriov_offset").or_else(|| cap.and_then(|(c, o)| rd16(c, o + 0x14)))?;
@@ -88,7 +95,10 @@ impl Kernel {
             }
         }
         if let Some(taken) = addrs.iter().find(|a| self.dev(a).is_some()) {
-            self.note(format!("{}: VF address {taken} already taken (EEXIST)", pf.bdf));
+            self.note(format!(
+                "{}: VF address {taken} already taken (EEXIST)",
+                pf.bdf
+            ));
             return Err(libc::EEXIST);
         }
         let mut made = Vec::new();
@@ -100,6 +110,7 @@ impl Kernel {
         self.note(format!("{}: enabled {n} VFs", pf.bdf));
         let autoprobe = self.bus_autoprobe();
         for vf in made.into_iter().flatten() {
+            self.autoload(&vf);
             if autoprobe {
                 self.device_attach(&vf);
             }
@@ -116,12 +127,26 @@ impl Kernel {
         }
     }
 
-    fn create_vf(&mut self, pf: &Dev, parent: &str, index: u32, bdf: Bdf, vf_dev: u32) -> Option<Dev> {
+    fn create_vf(
+        &mut self,
+        pf: &Dev,
+        parent: &str,
+        index: u32,
+        bdf: Bdf,
+        vf_dev: u32,
+    ) -> Option<Dev> {
         let dir = join(parent, &bdf.to_string());
         let pf_text = |k: &Kernel, a: &str| k.fs.read(&pf.attr(a)).map(<[u8]>::to_vec);
         let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
+        for a in FROM_PF {
+            if let Some(v) = pf_text(self, a) {
+                let mode = self.mode_of(&pf.attr(a), 0o444);
+                files.insert(a.to_string(), (v, mode));
+            }
+        }
+        // What VF 0 had at load time wins over the PF's values (VFs often report
+        // their own subsystem ids); per-VF attributes are computed below.
         let template = self.vf_templates.get(&pf.bdf).cloned();
-        // Whatever VF 0 had at load time that is not computed below.
         if let Some(Tree::Dir(_, entries)) = &template {
             for (name, t) in entries {
                 if let Tree::File(mode, data, _) = t {
@@ -129,15 +154,24 @@ impl Kernel {
                 }
             }
         }
-        for a in FROM_PF {
-            if let Some(v) = pf_text(self, a) {
-                let mode = self.mode_of(&pf.attr(a), 0o444);
-                files.insert(a.to_string(), (v, mode));
-            }
-        }
-        let vendor_text = pf_text(self, "vendor").unwrap_or_else(|| format!("0x{:04x}\n", pf.vendor).into_bytes());
+        let hex_of = |files: &BTreeMap<String, (Vec<u8>, u32)>, a: &str, def: u32| {
+            files
+                .get(a)
+                .and_then(|(d, _)| parse_hex(&String::from_utf8_lossy(d)))
+                .unwrap_or(def)
+        };
+        let (sub_v, sub_d) = (
+            hex_of(&files, "subsystem_vendor", pf.sub_vendor),
+            hex_of(&files, "subsystem_device", pf.sub_device),
+        );
+        let class = hex_of(&files, "class", pf.class);
+        let vendor_text = pf_text(self, "vendor")
+            .unwrap_or_else(|| format!("0x{:04x}\n", pf.vendor).into_bytes());
         files.insert("vendor".into(), (vendor_text, 0o444));
-        files.insert("device".into(), (format!("0x{vf_dev:04x}\n").into_bytes(), 0o444));
+        files.insert(
+            "device".into(),
+            (format!("0x{vf_dev:04x}\n").into_bytes(), 0o444),
+        );
         let config = match &template {
             Some(Tree::Dir(_, e)) => match e.get("config") {
                 Some(Tree::File(_, d, _)) => Some(d.clone()),
@@ -147,15 +181,21 @@ impl Kernel {
         }
         .or_else(|| self.fs.read(&pf.attr("config")).map(vf_config_from_pf));
         if let Some(c) = config {
-            files.insert("config".into(), (c, self.mode_of(&pf.attr("config"), 0o644)));
+            files.insert(
+                "config".into(),
+                (c, self.mode_of(&pf.attr("config"), 0o644)),
+            );
         }
         files.insert("resource".into(), (self.vf_resource(pf, index), 0o444));
         files.insert("irq".into(), (b"0\n".to_vec(), 0o444));
-        let alias = modalias(pf.vendor, vf_dev, pf.sub_vendor, pf.sub_device, pf.class);
-        files.insert("modalias".into(), (format!("{alias}\n").into_bytes(), 0o444));
+        let alias = modalias(pf.vendor, vf_dev, sub_v, sub_d, class);
+        files.insert(
+            "modalias".into(),
+            (format!("{alias}\n").into_bytes(), 0o444),
+        );
         let uevent = format!(
             "PCI_CLASS={:X}\nPCI_ID={:04X}:{:04X}\nPCI_SUBSYS_ID={:04X}:{:04X}\nPCI_SLOT_NAME={bdf}\nMODALIAS={alias}\n",
-            pf.class, pf.vendor, vf_dev, pf.sub_vendor, pf.sub_device
+            class, pf.vendor, vf_dev, sub_v, sub_d
         );
         files.insert("uevent".into(), (uevent.into_bytes(), 0o644));
         files.insert("driver_override".into(), (b"(null)\n".to_vec(), 0o644));
@@ -190,15 +230,19 @@ impl Kernel {
                 self.fs.symlink(&join(&dir, l), &t);
             }
         }
-        self.fs.symlink(&join(&dir, "physfn"), &rel_link(&dir, &pf.dir));
         self.fs
-            .symlink(&pf.attr(&format!("virtfn{index}")), &rel_link(&pf.dir, &dir));
+            .symlink(&join(&dir, "physfn"), &rel_link(&dir, &pf.dir));
+        self.fs.symlink(
+            &pf.attr(&format!("virtfn{index}")),
+            &rel_link(&pf.dir, &dir),
+        );
         self.fs
             .symlink(&format!("{DEVICES}/{bdf}"), &rel_link(DEVICES, &dir));
         if let Some(iommu) = self.fs.canonical(&pf.attr("iommu")) {
             let devs = join(&iommu, "devices");
             if self.fs.is_dir(&devs) {
-                self.fs.symlink(&join(&devs, &bdf.to_string()), &rel_link(&devs, &dir));
+                self.fs
+                    .symlink(&join(&devs, &bdf.to_string()), &rel_link(&devs, &dir));
             }
         }
         if let Some(pg) = self.group_of(pf) {
@@ -206,7 +250,8 @@ impl Kernel {
             let gdir = format!("{GROUPS}/{g}");
             let gdevs = join(&gdir, "devices");
             self.fs.mkdir_p(&gdevs);
-            self.fs.symlink(&join(&gdevs, &bdf.to_string()), &rel_link(&gdevs, &dir));
+            self.fs
+                .symlink(&join(&gdevs, &bdf.to_string()), &rel_link(&gdevs, &dir));
             let ty = self
                 .fs
                 .read(&format!("{GROUPS}/{pg}/type"))
@@ -219,7 +264,8 @@ impl Kernel {
                 .map(<[u8]>::to_vec)
                 .unwrap_or_default();
             self.fs.write(&join(&gdir, "reserved_regions"), rr, 0o444);
-            self.fs.symlink(&join(&dir, "iommu_group"), &rel_link(&dir, &gdir));
+            self.fs
+                .symlink(&join(&dir, "iommu_group"), &rel_link(&dir, &gdir));
         }
         self.dev(&bdf)
     }
@@ -312,7 +358,11 @@ impl Kernel {
         // Class links of netdevs still there (a stub driver kept none, normally).
         for ifname in self.fs.list(&d.attr("net")) {
             let l = format!("sys/class/net/{ifname}");
-            if self.fs.read_link(&l).is_some_and(|t| t.contains(&d.bdf.to_string())) {
+            if self
+                .fs
+                .read_link(&l)
+                .is_some_and(|t| t.contains(&d.bdf.to_string()))
+            {
                 self.fs.remove(&l);
             }
         }

@@ -115,7 +115,10 @@ impl Vfs {
                 read_errno: None,
             },
         );
-        Vfs { nodes, next: ROOT + 1 }
+        Vfs {
+            nodes,
+            next: ROOT + 1,
+        }
     }
 
     /// Loads a directory from disk. Entries named in `skip` at the top level are left
@@ -177,7 +180,13 @@ impl Vfs {
         self.resolve_from(ROOT, path, follow_last, &mut 0)
     }
 
-    fn resolve_from(&self, start: Ino, path: &str, follow_last: bool, hops: &mut u32) -> Option<Ino> {
+    fn resolve_from(
+        &self,
+        start: Ino,
+        path: &str,
+        follow_last: bool,
+        hops: &mut u32,
+    ) -> Option<Ino> {
         let mut cur = if path.starts_with('/') { ROOT } else { start };
         let comps: Vec<&str> = components(path).collect();
         for (i, c) in comps.iter().enumerate() {
@@ -208,15 +217,30 @@ impl Vfs {
         self.resolve(path, true).map(|i| self.path_of(i))
     }
 
-    /// Like [`canonical`](Self::canonical), but the last component need not exist:
-    /// its parent is resolved and the name appended.
+    /// Like [`canonical`](Self::canonical), but the path need not exist: the
+    /// longest existing prefix is resolved and the rest appended as written.
     pub fn canonical_lenient(&self, path: &str) -> Option<String> {
         if let Some(i) = self.resolve(path, true) {
             return Some(self.path_of(i));
         }
-        let (parent, name) = split_parent(path);
-        let p = self.resolve(parent, true)?;
-        Some(join(&self.path_of(p), name))
+        let comps: Vec<&str> = components(path).collect();
+        for cut in (0..comps.len()).rev() {
+            let prefix = comps[..cut].join("/");
+            if let Some(i) = self.resolve(&prefix, true) {
+                if !matches!(self.nodes.get(&i).map(|n| &n.kind), Some(Kind::Dir(_))) {
+                    return None;
+                }
+                let mut p = self.path_of(i);
+                for c in &comps[cut..] {
+                    if *c == ".." {
+                        return None;
+                    }
+                    p = join(&p, c);
+                }
+                return Some(p);
+            }
+        }
+        None
     }
 
     /// Whether a path exists (links followed).
@@ -380,7 +404,9 @@ impl Vfs {
 
     /// Detaches a node from its parent and drops it with its subtree.
     pub fn unlink_ino(&mut self, ino: Ino) {
-        let Some(n) = self.nodes.get(&ino) else { return };
+        let Some(n) = self.nodes.get(&ino) else {
+            return;
+        };
         let (parent, name) = (n.parent, n.name.clone());
         if let Some(Node {
             kind: Kind::Dir(e),
@@ -408,7 +434,9 @@ impl Vfs {
 
     /// Moves a node to a new parent and name (replacing what is there).
     pub fn rename(&mut self, ino: Ino, new_parent: Ino, new_name: &str) {
-        let Some(n) = self.nodes.get(&ino) else { return };
+        let Some(n) = self.nodes.get(&ino) else {
+            return;
+        };
         let (old_parent, old_name) = (n.parent, n.name.clone());
         if let Some(Node {
             kind: Kind::Dir(e), ..
@@ -534,7 +562,11 @@ mod tests {
     #[test]
     fn links_resolve_inside_the_root() {
         let mut v = Vfs::new();
-        v.write("sys/devices/pci0000:00/0000:00:01.0/vendor", "0x8086\n", 0o444);
+        v.write(
+            "sys/devices/pci0000:00/0000:00:01.0/vendor",
+            "0x8086\n",
+            0o444,
+        );
         v.symlink(
             "sys/bus/pci/devices/0000:00:01.0",
             "../../../devices/pci0000:00/0000:00:01.0",
@@ -542,7 +574,8 @@ mod tests {
         v.symlink("sys/abs", "/sys/devices");
         v.symlink("sys/climb", "../../../../../sys/devices");
         assert_eq!(
-            v.read_str("sys/bus/pci/devices/0000:00:01.0/vendor").as_deref(),
+            v.read_str("sys/bus/pci/devices/0000:00:01.0/vendor")
+                .as_deref(),
             Some("0x8086")
         );
         assert_eq!(
@@ -552,8 +585,18 @@ mod tests {
         assert_eq!(v.canonical("sys/abs").as_deref(), Some("sys/devices"));
         assert_eq!(v.canonical("sys/climb").as_deref(), Some("sys/devices"));
         assert_eq!(
-            v.canonical_lenient("sys/bus/pci/devices/0000:00:01.0/new").as_deref(),
+            v.canonical_lenient("sys/bus/pci/devices/0000:00:01.0/new")
+                .as_deref(),
             Some("sys/devices/pci0000:00/0000:00:01.0/new")
+        );
+        assert_eq!(
+            v.canonical_lenient("sys/bus/pci/devices/0000:00:01.0/a/b")
+                .as_deref(),
+            Some("sys/devices/pci0000:00/0000:00:01.0/a/b")
+        );
+        assert_eq!(
+            v.canonical_lenient("etc/default/grub").as_deref(),
+            Some("etc/default/grub")
         );
         assert!(v.remove("sys/bus/pci/devices/0000:00:01.0"));
         assert!(v.exists("sys/devices/pci0000:00/0000:00:01.0/vendor"));
@@ -573,7 +616,10 @@ mod tests {
             "../0000:06:10.0"
         );
         assert_eq!(
-            rel_link("sys/devices/pci0000:00/0000:00:02.0", "sys/bus/pci/drivers/igb"),
+            rel_link(
+                "sys/devices/pci0000:00/0000:00:02.0",
+                "sys/bus/pci/drivers/igb"
+            ),
             "../../../bus/pci/drivers/igb"
         );
     }
