@@ -328,6 +328,17 @@ pub struct BootConfig {
     pub bootloader: Bootloader,
     /// Files that set next boot's kernel arguments.
     pub files: Vec<BootArgsFile>,
+    /// Boot tools found under the root (`grubby`, `update-grub`, `grub2-mkconfig`,
+    /// `grub-mkconfig`, `kernel-install`, `proxmox-boot-tool`, `bootctl`, and the
+    /// initramfs builders `update-initramfs`, `dracut`, `mkinitcpio`).
+    pub tools: Vec<String>,
+}
+
+impl BootConfig {
+    /// Whether a boot tool was found.
+    pub fn has_tool(&self, name: &str) -> bool {
+        self.tools.iter().any(|t| t == name)
+    }
 }
 
 impl BootConfig {

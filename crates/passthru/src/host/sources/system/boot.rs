@@ -8,8 +8,30 @@ use crate::host::system::{BootArgsFile, BootConfig, Bootloader};
 /// GRUB variables that hold kernel arguments.
 pub const GRUB_VARS: &[&str] = &["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"];
 
-fn any_exists(root: &Root, paths: &[&str]) -> bool {
-    paths.iter().any(|p| root.exists(p))
+/// Boot tools looked for, in `usr/sbin`, `sbin`, `usr/bin`, `bin`.
+pub const BOOT_TOOLS: &[&str] = &[
+    "grubby",
+    "update-grub",
+    "grub2-mkconfig",
+    "grub-mkconfig",
+    "kernel-install",
+    "proxmox-boot-tool",
+    "bootctl",
+    "update-initramfs",
+    "dracut",
+    "mkinitcpio",
+];
+
+fn find_tools(root: &Root) -> Vec<String> {
+    BOOT_TOOLS
+        .iter()
+        .filter(|t| {
+            ["usr/sbin", "sbin", "usr/bin", "bin"]
+                .iter()
+                .any(|d| root.exists(&format!("{d}/{t}")))
+        })
+        .map(|t| t.to_string())
+        .collect()
 }
 
 /// Reads the boot configuration.
@@ -50,8 +72,9 @@ pub fn read_boot(root: &Root) -> BootConfig {
             args: t.split_whitespace().collect::<Vec<_>>().join(" "),
         });
     }
-    let grubby = any_exists(root, &["usr/sbin/grubby", "sbin/grubby", "usr/bin/grubby"]);
-    let update_grub = any_exists(root, &["usr/sbin/update-grub", "sbin/update-grub"]);
+    let tools = find_tools(root);
+    let grubby = tools.iter().any(|t| t == "grubby");
+    let update_grub = tools.iter().any(|t| t == "update-grub");
     let bootloader = if grubby {
         Bootloader::Grubby
     } else if kernel_cmdline.is_some() {
@@ -63,7 +86,11 @@ pub fn read_boot(root: &Root) -> BootConfig {
     } else {
         Bootloader::Unknown
     };
-    BootConfig { bootloader, files }
+    BootConfig {
+        bootloader,
+        files,
+        tools,
+    }
 }
 
 /// The last assignment of each GRUB command-line variable over the files read so far.
