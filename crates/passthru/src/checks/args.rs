@@ -101,7 +101,16 @@ mod tests {
             iommu_off_arg("intel_iommu=on intel_iommu=off").as_deref(),
             Some("intel_iommu=off")
         );
-        assert_eq!(intremap_off_arg("intremap=off").as_deref(), Some("intremap=off"));
-        assert_eq!(values("modprobe.blacklist=a,b modprobe.blacklist=c", "modprobe.blacklist"), vec!["a,b", "c"]);
+        assert_eq!(
+            intremap_off_arg("intremap=off").as_deref(),
+            Some("intremap=off")
+        );
+        assert_eq!(
+            values(
+                "modprobe.blacklist=a,b modprobe.blacklist=c",
+                "modprobe.blacklist"
+            ),
+            vec!["a,b", "c"]
+        );
     }
 }

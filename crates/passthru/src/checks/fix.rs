@@ -56,7 +56,10 @@ pub fn kvm_module(vendor: CpuVendor) -> &'static str {
 
 /// `sed` that deletes one argument wherever it stands as a word.
 fn sed_remove(arg: &str, file: &str) -> String {
-    format!("sed -i 's/\\<{}\\>//' {file}", arg.replace('/', "\\/").replace('.', "\\."))
+    format!(
+        "sed -i 's/\\<{}\\>//' {file}",
+        arg.replace('/', "\\/").replace('.', "\\.")
+    )
 }
 
 fn abs(rel: &str) -> String {
@@ -146,8 +149,7 @@ pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
             lines.push(if boot.has_tool("proxmox-boot-tool") {
                 "proxmox-boot-tool refresh".into()
             } else {
-                "kernel-install add \"$(uname -r)\" \"/usr/lib/modules/$(uname -r)/vmlinuz\""
-                    .into()
+                "kernel-install add \"$(uname -r)\" \"/usr/lib/modules/$(uname -r)/vmlinuz\"".into()
             });
         }
         Bootloader::Unknown => {
@@ -198,7 +200,11 @@ mod tests {
 
     #[test]
     fn per_bootloader() {
-        let h = host(Bootloader::GrubUpdateGrub, vec![grub_file("quiet")], &["update-grub"]);
+        let h = host(
+            Bootloader::GrubUpdateGrub,
+            vec![grub_file("quiet")],
+            &["update-grub"],
+        );
         assert_eq!(
             kernel_args(&h, &["intel_iommu=on", "iommu=pt"], &[]),
             "sed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on iommu=pt /' /etc/default/grub\nupdate-grub\nreboot"
@@ -233,6 +239,7 @@ mod tests {
             "sed -i '1s/$/ iommu=pt/' /etc/kernel/cmdline\nproxmox-boot-tool refresh\nreboot"
         );
         let h = host(Bootloader::Unknown, vec![], &[]);
-        assert!(kernel_args(&h, &["iommu=pt"], &[]).starts_with("In the bootloader's kernel command line, add `iommu=pt`"));
+        assert!(kernel_args(&h, &["iommu=pt"], &[])
+            .starts_with("In the bootloader's kernel command line, add `iommu=pt`"));
     }
 }

@@ -37,12 +37,19 @@ pub fn parse_value(text: &str) -> Option<Vec<MiniSpec>> {
         .iter()
         .map(|o| {
             let o = o.as_object()?;
-            let s = |k: &str| o.get(k).and_then(Value::as_str).map(|x| x.trim().to_ascii_lowercase());
+            let s = |k: &str| {
+                o.get(k)
+                    .and_then(Value::as_str)
+                    .map(|x| x.trim().to_ascii_lowercase())
+            };
             let (address_glob, address_regex) = match o.get("address") {
                 Some(Value::String(a)) => (Some(a.trim().to_ascii_lowercase()), None),
                 Some(Value::Object(m)) => {
                     let g = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-                    (None, Some([g("domain"), g("bus"), g("slot"), g("function")]))
+                    (
+                        None,
+                        Some([g("domain"), g("bus"), g("slot"), g("function")]),
+                    )
                 }
                 _ => (None, None),
             };
@@ -111,8 +118,13 @@ fn regex_matches(r: &[Option<String>; 4], d: &PciDevice) -> bool {
 /// PF rule).
 fn place_matches(spec: &MiniSpec, host: &Host, d: &PciDevice) -> bool {
     let direct = |x: &PciDevice| {
-        spec.address_glob.as_deref().is_none_or(|g| glob_matches(g, x))
-            && spec.address_regex.as_ref().is_none_or(|r| regex_matches(r, x))
+        spec.address_glob
+            .as_deref()
+            .is_none_or(|g| glob_matches(g, x))
+            && spec
+                .address_regex
+                .as_ref()
+                .is_none_or(|r| regex_matches(r, x))
             && spec
                 .devname
                 .as_deref()
@@ -127,10 +139,7 @@ fn place_matches(spec: &MiniSpec, host: &Host, d: &PciDevice) -> bool {
             .address_glob
             .as_deref()
             .is_some_and(|g| !g.contains('*') && g.contains('.'));
-    names_one
-        && d.physfn
-            .and_then(|pf| host.device(&pf))
-            .is_some_and(direct)
+    names_one && d.physfn.and_then(|pf| host.device(&pf)).is_some_and(direct)
 }
 
 /// Whether a spec matches a device.
@@ -165,9 +174,19 @@ mod tests {
 
     #[test]
     fn vendor_product_address_and_pf_rule() {
-        let mut pf = PciDevice::new(PciAddress::parse("06:00.3").unwrap(), 0x8086, 0x1521, 0x020000);
+        let mut pf = PciDevice::new(
+            PciAddress::parse("06:00.3").unwrap(),
+            0x8086,
+            0x1521,
+            0x020000,
+        );
         pf.netdevs = vec!["eno4".into()];
-        let mut vf = PciDevice::new(PciAddress::parse("07:10.7").unwrap(), 0x8086, 0x1520, 0x020000);
+        let mut vf = PciDevice::new(
+            PciAddress::parse("07:10.7").unwrap(),
+            0x8086,
+            0x1520,
+            0x020000,
+        );
         vf.physfn = Some(pf.address);
         let mut h = Host {
             devices: vec![pf, vf],

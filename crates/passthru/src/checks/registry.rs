@@ -58,7 +58,11 @@ mod tests {
         for id in &ids {
             let (area, name) = id.split_once('.').expect("area.name");
             assert!(!area.is_empty() && !name.is_empty());
-            assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '-'), "{id}");
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '-'),
+                "{id}"
+            );
         }
         ids.sort();
         let n = ids.len();

@@ -43,12 +43,20 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
     (
         "sriov",
         "SR-IOV: the PF and its VFs",
-        &["sriov.pf-unbound", "sriov.pf-no-carrier", "sriov.vfs-missing"],
+        &[
+            "sriov.pf-unbound",
+            "sriov.pf-no-carrier",
+            "sriov.vfs-missing",
+        ],
     ),
     (
         "configuration",
         "configuration: nova, qemu.conf, NUMA",
-        &["device.not-in-nova", "config.qemu-acl-missing-group", "device.numa-unknown"],
+        &[
+            "device.not-in-nova",
+            "config.qemu-acl-missing-group",
+            "device.numa-unknown",
+        ],
     ),
     ("guest", "use by a guest", &[]),
 ];
@@ -91,7 +99,11 @@ impl Chain {
     pub fn shown(&self, all: bool) -> &[Link] {
         match (all, self.broken) {
             (false, Some(b)) => {
-                let i = self.links.iter().position(|l| l.link == b).unwrap_or(self.links.len() - 1);
+                let i = self
+                    .links
+                    .iter()
+                    .position(|l| l.link == b)
+                    .unwrap_or(self.links.len() - 1);
                 &self.links[..=i]
             }
             _ => &self.links,

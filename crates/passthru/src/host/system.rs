@@ -125,8 +125,12 @@ impl IommuUnit {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModuleFacts {
-    /// Modules loaded now (`proc/modules`), `None` when unreadable.
+    /// Modules loaded now (`proc/modules`), `None` when unknown. Empty on a kernel
+    /// without loadable-module support.
     pub loaded: Option<Vec<String>>,
+    /// The kernel has no loadable-module support (no `proc/modules` but a
+    /// `sys/module`): only built-in modules exist.
+    pub no_module_support: bool,
     /// Relevant modules built into the kernel (`sys/module/M` without `initstate`,
     /// or listed in `lib/modules/RELEASE/modules.builtin`).
     pub builtin: Vec<String>,
@@ -193,7 +197,9 @@ pub struct DevNodes {
 impl DevNodes {
     /// Whether `dev/vfio/NAME` exists.
     pub fn has_vfio(&self, name: &str) -> bool {
-        self.vfio.as_ref().is_some_and(|v| v.iter().any(|n| n == name))
+        self.vfio
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|n| n == name))
     }
 }
 

@@ -28,9 +28,31 @@ const LABEL: &str = "driver blacklists";
 
 /// Drivers people blacklist to keep a device for guests.
 pub const PASSTHROUGH_DRIVERS: &[&str] = &[
-    "nouveau", "lbm_nouveau", "nvidia", "nvidia_drm", "nvidia_modeset", "radeon", "amdgpu",
-    "i915", "xe", "snd_hda_intel", "igbvf", "ixgbevf", "iavf", "i40evf", "mlx5_core", "igb",
-    "ixgbe", "i40e", "ice", "bnxt_en", "qede", "e1000e", "xhci_pci", "nvme", "mpt3sas",
+    "nouveau",
+    "lbm_nouveau",
+    "nvidia",
+    "nvidia_drm",
+    "nvidia_modeset",
+    "radeon",
+    "amdgpu",
+    "i915",
+    "xe",
+    "snd_hda_intel",
+    "igbvf",
+    "ixgbevf",
+    "iavf",
+    "i40evf",
+    "mlx5_core",
+    "igb",
+    "ixgbe",
+    "i40e",
+    "ice",
+    "bnxt_en",
+    "qede",
+    "e1000e",
+    "xhci_pci",
+    "nvme",
+    "mpt3sas",
 ];
 
 /// `fnmatch` with `*` and `?`, ASCII case-insensitive (modules.alias is upper-case hex).
@@ -119,7 +141,13 @@ pub fn serves_a_device(host: &Host, module: &str) -> Option<bool> {
 type Entry = (String, String, Option<(String, usize)>);
 
 fn boot_files(h: &Host) -> String {
-    let mut f: Vec<String> = h.system.boot.files.iter().map(|f| format!("/{}", f.path)).collect();
+    let mut f: Vec<String> = h
+        .system
+        .boot
+        .files
+        .iter()
+        .map(|f| format!("/{}", f.path))
+        .collect();
     f.dedup();
     if f.is_empty() {
         "the bootloader's entry".into()
@@ -148,19 +176,37 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
                 || d.file.contains("vfio")
                 || PASSTHROUGH_DRIVERS.contains(&module.as_str());
             if relevant {
-                entries.push((module.clone(), format!("/{}", d.location()), Some((d.file.clone(), d.line))));
+                entries.push((
+                    module.clone(),
+                    format!("/{}", d.location()),
+                    Some((d.file.clone(), d.line)),
+                ));
             }
         }
     }
-    for key in ["modprobe.blacklist", "rd.driver.blacklist", "module_blacklist"] {
+    for key in [
+        "modprobe.blacklist",
+        "rd.driver.blacklist",
+        "module_blacklist",
+    ] {
         for v in args::values(args::running(h), key) {
             for m in v.split(',').filter(|m| !m.is_empty()) {
-                entries.push((module_name(m), format!("{key}= on the kernel command line"), None));
+                entries.push((
+                    module_name(m),
+                    format!("{key}= on the kernel command line"),
+                    None,
+                ));
             }
         }
     }
     if entries.is_empty() {
-        return vec![Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, "no driver blacklisted for passthrough")];
+        return vec![Finding::new(
+            ID,
+            Section::Configuration,
+            Severity::Pass,
+            LABEL,
+            "no driver blacklisted for passthrough",
+        )];
     }
     let mut out = Vec::new();
     let mut ok: Vec<String> = Vec::new();
@@ -185,11 +231,18 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         ok.sort();
         ok.dedup();
         let msg = if ok.is_empty() {
-            "no blacklist that can be judged here (no modules.alias for the blacklisted drivers)".to_string()
+            "no blacklist that can be judged here (no modules.alias for the blacklisted drivers)"
+                .to_string()
         } else {
             format!("blacklisted drivers serve devices here: {}", ok.join(", "))
         };
-        out.push(Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, msg));
+        out.push(Finding::new(
+            ID,
+            Section::Configuration,
+            Severity::Pass,
+            LABEL,
+            msg,
+        ));
     }
     out
 }
@@ -200,9 +253,18 @@ mod tests {
 
     #[test]
     fn alias_globs() {
-        assert!(glob("pci:v000010DEd*sv*sd*bc03sc*i*", "pci:v000010DEd00001B80sv00001458sd00003702bc03sc00i00"));
-        assert!(!glob("pci:v000010DEd*sv*sd*bc03sc*i*", "pci:v00008086d00001521sv00008086sd00001521bc02sc00i00"));
-        assert!(glob("pci:v00008086d00001521sv*sd*bc*sc*i*", "pci:v00008086d00001521sv00008086sd00001521bc02sc00i00"));
+        assert!(glob(
+            "pci:v000010DEd*sv*sd*bc03sc*i*",
+            "pci:v000010DEd00001B80sv00001458sd00003702bc03sc00i00"
+        ));
+        assert!(!glob(
+            "pci:v000010DEd*sv*sd*bc03sc*i*",
+            "pci:v00008086d00001521sv00008086sd00001521bc02sc00i00"
+        ));
+        assert!(glob(
+            "pci:v00008086d00001521sv*sd*bc*sc*i*",
+            "pci:v00008086d00001521sv00008086sd00001521bc02sc00i00"
+        ));
         assert!(glob("a?c*", "abcdef") && !glob("a?c", "abcd"));
     }
 }

@@ -43,7 +43,13 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             .filter(|d| !d.is_bridge() && specs.iter().any(|s| matches(s, h, d)))
             .count();
         if n > 0 {
-            out.push(Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, format!("{place} matches {n} device(s)")));
+            out.push(Finding::new(
+                ID,
+                Section::Configuration,
+                Severity::Pass,
+                LABEL,
+                format!("{place} matches {n} device(s)"),
+            ));
             continue;
         }
         // Name the PF whose missing VFs this spec is waiting for, when there is one.

@@ -25,19 +25,37 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     };
     let place = format!("/{}:{}", q.path, q.cgroup_device_acl_line);
     let Some(acl) = &q.cgroup_device_acl else {
-        return vec![Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, "not customised (libvirt's default list, plus each assigned group)")];
+        return vec![Finding::new(
+            ID,
+            Section::Configuration,
+            Severity::Pass,
+            LABEL,
+            "not customised (libvirt's default list, plus each assigned group)",
+        )];
     };
     let mut groups: Vec<u32> = ctx.targets.iter().filter_map(|d| d.iommu_group).collect();
     groups.sort();
     groups.dedup();
     if groups.is_empty() {
-        return vec![Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, format!("customised at {place}; no IOMMU group meant for guests"))];
+        return vec![Finding::new(
+            ID,
+            Section::Configuration,
+            Severity::Pass,
+            LABEL,
+            format!("customised at {place}; no IOMMU group meant for guests"),
+        )];
     }
     let mut wanted = vec!["/dev/vfio/vfio".to_string()];
     wanted.extend(groups.iter().map(|g| format!("/dev/vfio/{g}")));
     let missing: Vec<&String> = wanted.iter().filter(|w| !acl.contains(w)).collect();
     if missing.is_empty() {
-        return vec![Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, format!("customised at {place} and lists {}", wanted.join(", ")))];
+        return vec![Finding::new(
+            ID,
+            Section::Configuration,
+            Severity::Pass,
+            LABEL,
+            format!("customised at {place} and lists {}", wanted.join(", ")),
+        )];
     }
     let mut full: Vec<String> = acl.clone();
     full.extend(missing.iter().map(|m| m.to_string()));

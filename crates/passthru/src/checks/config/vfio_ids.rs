@@ -52,16 +52,28 @@ pub fn id_matches(entry: &str, d: &PciDevice) -> Option<bool> {
 
 /// Every `vfio-pci ids=` value with where it is set: `(where, file to edit or None, line, ids)`.
 pub fn id_settings(host: &Host) -> Vec<(String, Option<String>, usize, String)> {
-    let mut out: Vec<(String, Option<String>, usize, String)> = option_values(&host.system.modprobe, "vfio_pci", "ids")
-        .into_iter()
-        .map(|(d, v)| (format!("/{}", d.location()), Some(d.file.clone()), d.line, v))
-        .collect();
+    let mut out: Vec<(String, Option<String>, usize, String)> =
+        option_values(&host.system.modprobe, "vfio_pci", "ids")
+            .into_iter()
+            .map(|(d, v)| {
+                (
+                    format!("/{}", d.location()),
+                    Some(d.file.clone()),
+                    d.line,
+                    v,
+                )
+            })
+            .collect();
     if let Some(v) = args::value(args::running(host), "vfio_pci.ids") {
         out.push(("the kernel command line".into(), None, 0, v));
     }
     for f in &host.system.boot.files {
         if let Some(v) = args::value(&f.args, "vfio_pci.ids") {
-            let line = if f.line == 0 { String::new() } else { format!(":{}", f.line) };
+            let line = if f.line == 0 {
+                String::new()
+            } else {
+                format!(":{}", f.line)
+            };
             out.push((format!("/{}{line}", f.path), None, f.line, v));
         }
     }
@@ -76,7 +88,13 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         if !h.system.collected {
             return Vec::new();
         }
-        return vec![Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, "no vfio-pci ids= configured")];
+        return vec![Finding::new(
+            ID,
+            Section::Configuration,
+            Severity::Pass,
+            LABEL,
+            "no vfio-pci ids= configured",
+        )];
     }
     let mut out = Vec::new();
     for (place, file, line, ids) in settings {
@@ -87,7 +105,13 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             .filter(|i| !h.devices.iter().any(|d| id_matches(i, d) == Some(true)))
             .collect();
         if absent.is_empty() {
-            out.push(Finding::new(ID, Section::Configuration, Severity::Pass, LABEL, format!("{place}: ids={ids} all present")));
+            out.push(Finding::new(
+                ID,
+                Section::Configuration,
+                Severity::Pass,
+                LABEL,
+                format!("{place}: ids={ids} all present"),
+            ));
             continue;
         }
         let fix = match &file {
@@ -99,7 +123,10 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
                 cmds.push(initramfs_cmd(h).to_string());
                 cmds.join("\n")
             }
-            None => format!("Remove {} from vfio-pci.ids= in the kernel command line ({place}) and reboot", absent.join(",")),
+            None => format!(
+                "Remove {} from vfio-pci.ids= in the kernel command line ({place}) and reboot",
+                absent.join(",")
+            ),
         };
         out.push(
             Finding::new(
@@ -123,15 +150,26 @@ mod tests {
 
     #[test]
     fn vfio_pci_id_syntax() {
-        let mut d = PciDevice::new(PciAddress::parse("81:00.0").unwrap(), 0x10de, 0x1b80, 0x030000);
+        let mut d = PciDevice::new(
+            PciAddress::parse("81:00.0").unwrap(),
+            0x10de,
+            0x1b80,
+            0x030000,
+        );
         d.subsystem_vendor_id = Some(crate::pci::VendorId(0x1458));
         assert_eq!(id_matches("10de:1b80", &d), Some(true));
         assert_eq!(id_matches("10DE:1B80", &d), Some(true));
         assert_eq!(id_matches("10de:ffffffff", &d), Some(true));
         assert_eq!(id_matches("10de:1b81", &d), Some(false));
         assert_eq!(id_matches("10de:1b80:1458:ffffffff", &d), Some(true));
-        assert_eq!(id_matches("ffffffff:ffffffff:ffffffff:ffffffff:030000:ff0000", &d), Some(true));
-        assert_eq!(id_matches("ffffffff:ffffffff:ffffffff:ffffffff:020000:ff0000", &d), Some(false));
+        assert_eq!(
+            id_matches("ffffffff:ffffffff:ffffffff:ffffffff:030000:ff0000", &d),
+            Some(true)
+        );
+        assert_eq!(
+            id_matches("ffffffff:ffffffff:ffffffff:ffffffff:020000:ff0000", &d),
+            Some(false)
+        );
         assert_eq!(id_matches("zz", &d), None);
     }
 }

@@ -23,9 +23,13 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
     }
     let routes = &ctx.host.system.default_route_interfaces;
     let carrying: Vec<&String> = d.netdevs.iter().filter(|n| routes.contains(n)).collect();
-    let f = |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
+    let f =
+        |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
     Some(if carrying.is_empty() {
-        f(Severity::Pass, format!("{} carries no default route", d.netdevs.join(", ")))
+        f(
+            Severity::Pass,
+            format!("{} carries no default route", d.netdevs.join(", ")),
+        )
     } else {
         let ifs: Vec<&str> = carrying.iter().map(|s| s.as_str()).collect();
         f(

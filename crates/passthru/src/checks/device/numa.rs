@@ -19,7 +19,8 @@ const LABEL: &str = "NUMA node";
 
 fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
     let nodes = ctx.host.numa_nodes.len();
-    let f = |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
+    let f =
+        |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
     Some(match d.numa_node {
         Some(n) => f(Severity::Pass, format!("node {n}")),
         None if nodes > 1 => f(

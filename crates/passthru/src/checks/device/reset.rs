@@ -19,7 +19,8 @@ const LABEL: &str = "reset method";
 
 fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
     let methods = d.reset_methods.as_ref()?;
-    let f = |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
+    let f =
+        |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
     if methods.is_empty() {
         return Some(
             f(Severity::Warn, "no reset method (reset_method is empty)".into())
@@ -54,7 +55,10 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
             );
         }
     }
-    Some(f(Severity::Pass, format!("reset by {}", methods.join(", "))))
+    Some(f(
+        Severity::Pass,
+        format!("reset by {}", methods.join(", ")),
+    ))
 }
 
 /// The check.

@@ -49,7 +49,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             Section::Host,
             Severity::Info,
             LABEL,
-            "cannot tell while the kernel has no IOMMU enabled (see iommu.kernel-disabled)",
+            "cannot tell while the kernel has no IOMMU enabled: see iommu.kernel-disabled",
         )];
     }
     let firmware_fix = "Enable interrupt remapping (often listed with VT-d / IOMMU, and x2APIC) in the firmware setup and power-cycle; \
@@ -68,7 +68,10 @@ if the platform has none, these devices cannot be isolated: keep them on the hos
     let log = s.kernel_log.as_ref();
     if let Some(line) = log.and_then(|l| l.find(VFIO_REFUSAL)) {
         return fail(
-            format!("the kernel log shows vfio refusing a device: \"{}\"", line.trim()),
+            format!(
+                "the kernel log shows vfio refusing a device: \"{}\"",
+                line.trim()
+            ),
             firmware_fix.to_string(),
         );
     }
@@ -88,7 +91,13 @@ if the platform has none, these devices cannot be isolated: keep them on the hos
         );
     }
     if let Some(line) = log.and_then(|l| ENABLED_LINES.iter().find_map(|e| l.find(e))) {
-        return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, format!("kernel log: \"{}\"", line.trim()))];
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Pass,
+            LABEL,
+            format!("kernel log: \"{}\"", line.trim()),
+        )];
     }
     let with_ecap: Vec<&str> = s
         .iommu_units

@@ -36,7 +36,13 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     let s = &h.system;
     if !s.collected {
         if !h.iommu_groups.is_empty() {
-            return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, "IOMMU groups exist, so the firmware has an IOMMU")];
+            return vec![Finding::new(
+                ID,
+                Section::Host,
+                Severity::Pass,
+                LABEL,
+                "IOMMU groups exist, so the firmware has an IOMMU",
+            )];
         }
         return vec![unknown(ID, LABEL)];
     }

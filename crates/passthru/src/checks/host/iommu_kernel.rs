@@ -60,7 +60,8 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         };
     if table_missing {
         let mut fix = if s.cpu.has("hypervisor") {
-            "Give this VM a virtual IOMMU on the outer hypervisor (see iommu.no-firmware-table)".to_string()
+            "Give this VM a virtual IOMMU on the outer hypervisor (see iommu.no-firmware-table)"
+                .to_string()
         } else {
             format!(
                 "Enable {} in the firmware (BIOS/UEFI) setup",
@@ -80,7 +81,9 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         );
     }
     if vendor == CpuVendor::Intel && !args::has(running, "intel_iommu", "on") {
-        let configured = args::next_boot(h).split_whitespace().any(|w| w == "intel_iommu=on");
+        let configured = args::next_boot(h)
+            .split_whitespace()
+            .any(|w| w == "intel_iommu=on");
         let msg = if configured {
             "no IOMMU groups: intel_iommu=on is in the boot configuration but not on the running kernel's command line (not applied or not rebooted yet)"
         } else {

@@ -24,7 +24,13 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         return vec![unknown(ID, LABEL)];
     }
     if h.system.dev.kvm {
-        return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, "/dev/kvm present")];
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Pass,
+            LABEL,
+            "/dev/kvm present",
+        )];
     }
     let module = kvm_module(h.system.cpu.vendor);
     let fix = if has_virt_flags(h) {

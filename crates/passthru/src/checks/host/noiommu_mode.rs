@@ -37,7 +37,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     if live != Some(true) && configured.is_empty() && noiommu_nodes.is_empty() {
         let msg = match live {
             Some(false) => "enable_unsafe_noiommu_mode=N",
-            _ => "not set (vfio not loaded, nothing in modprobe.d)",
+            _ => "not set: vfio is not loaded and modprobe.d does not set it",
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];
     }
@@ -58,10 +58,16 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
                 .join(", ")
         ));
     }
-    let mut fix: Vec<String> = option_values(&h.system.modprobe, "vfio", "enable_unsafe_noiommu_mode")
-        .into_iter()
-        .map(|(d, _)| format!("sed -i '{}s/enable_unsafe_noiommu_mode=[^ ]*//' /{}", d.line, d.file))
-        .collect();
+    let mut fix: Vec<String> =
+        option_values(&h.system.modprobe, "vfio", "enable_unsafe_noiommu_mode")
+            .into_iter()
+            .map(|(d, _)| {
+                format!(
+                    "sed -i '{}s/enable_unsafe_noiommu_mode=[^ ]*//' /{}",
+                    d.line, d.file
+                )
+            })
+            .collect();
     if live == Some(true) {
         fix.push("echo 0 > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode  # after releasing the no-IOMMU devices".into());
     }

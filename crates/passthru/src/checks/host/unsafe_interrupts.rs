@@ -21,7 +21,10 @@ pub const ID: &str = "vfio.unsafe-interrupts";
 const LABEL: &str = "if vfio unsafe interrupts are off";
 
 fn truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "y" | "yes" | "on" | "true")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "y" | "yes" | "on" | "true"
+    )
 }
 
 /// Where a module parameter is set to true for the next load: `file:line` of
@@ -50,7 +53,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     if live != Some(true) && configured.is_empty() {
         let msg = match live {
             Some(false) => "allow_unsafe_interrupts=N",
-            _ => "not set (vfio_iommu_type1 not loaded, nothing in modprobe.d)",
+            _ => "not set: vfio_iommu_type1 is not loaded and modprobe.d does not set it",
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];
     }
@@ -65,7 +68,11 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         msg.push_str(&format!("set to 1 in {}", configured.join(", ")));
     }
     let mut fix: Vec<String> = Vec::new();
-    for d in option_values(&h.system.modprobe, "vfio_iommu_type1", "allow_unsafe_interrupts") {
+    for d in option_values(
+        &h.system.modprobe,
+        "vfio_iommu_type1",
+        "allow_unsafe_interrupts",
+    ) {
         if truthy(&d.1) {
             fix.push(format!(
                 "sed -i '{}s/allow_unsafe_interrupts=[^ ]*//' /{}",

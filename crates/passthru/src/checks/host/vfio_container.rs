@@ -23,10 +23,22 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         return vec![unknown(ID, LABEL)];
     }
     if h.system.dev.has_vfio("vfio") {
-        return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, "/dev/vfio/vfio present")];
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Pass,
+            LABEL,
+            "/dev/vfio/vfio present",
+        )];
     }
     let vfio_loaded = h.system.modules.present("vfio") == Some(true);
-    let (severity, msg, fix) = if vfio_loaded {
+    let (severity, msg, fix) = if h.system.modules.installed("vfio") == Some(false) {
+        (
+            Severity::Warn,
+            "/dev/vfio/vfio does not exist: this kernel has no vfio module",
+            "Install or boot a kernel with vfio first (see vfio.modules-missing)",
+        )
+    } else if vfio_loaded {
         (
             Severity::Fail,
             "vfio is loaded but /dev/vfio/vfio does not exist (a kernel without CONFIG_VFIO_CONTAINER, or udev did not create it)",

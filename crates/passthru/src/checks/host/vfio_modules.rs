@@ -25,12 +25,10 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     if !h.system.collected || m.loaded.is_none() {
         return vec![unknown(ID, LABEL)];
     }
-    let backend = |f: &dyn Fn(&str) -> Option<bool>| {
-        match (f("vfio_iommu_type1"), f("iommufd")) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (None, None) => None,
-            _ => Some(false),
-        }
+    let backend = |f: &dyn Fn(&str) -> Option<bool>| match (f("vfio_iommu_type1"), f("iommufd")) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (None, None) => None,
+        _ => Some(false),
     };
     let present = [
         ("vfio", m.present("vfio")),
@@ -43,9 +41,19 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         .map(|(n, _)| *n)
         .collect();
     if missing.is_empty() {
-        return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, "vfio, vfio_pci and vfio_iommu_type1 loaded or built in")];
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Pass,
+            LABEL,
+            "vfio, vfio_pci and vfio_iommu_type1 loaded or built in",
+        )];
     }
-    let release = h.system.kernel_release.as_deref().unwrap_or("the running kernel");
+    let release = h
+        .system
+        .kernel_release
+        .as_deref()
+        .unwrap_or("the running kernel");
     let installed: Vec<Option<bool>> = missing
         .iter()
         .map(|n| {
@@ -62,6 +70,17 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         .filter(|(_, i)| **i == Some(false))
         .map(|(n, _)| *n)
         .collect();
+    if m.no_module_support {
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Fail,
+            LABEL,
+            format!("kernel {release} has no loadable-module support and does not have {} built in", missing.join(", ")),
+        )
+        .why(WHY)
+        .fix("Boot a kernel built with CONFIG_VFIO and CONFIG_VFIO_PCI (as modules or built in), e.g. the distribution's kernel")];
+    }
     if !not_installed.is_empty() {
         return vec![Finding::new(
             ID,

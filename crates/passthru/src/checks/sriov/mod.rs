@@ -47,10 +47,9 @@ pub fn vf_requests(host: &Host, pf: &PciDevice) -> Vec<String> {
     vf.sriov = None;
     vf.netdevs.clear();
     vf.physfn = Some(pf.address);
-    if let Some(a) = s
-        .offset
-        .and_then(|o| crate::pci::PciAddress::from_routing_id(pf.address.domain, pf.address.routing_id() + o))
-    {
+    if let Some(a) = s.offset.and_then(|o| {
+        crate::pci::PciAddress::from_routing_id(pf.address.domain, pf.address.routing_id() + o)
+    }) {
         vf.address = a;
     }
     if let Some(nova) = &host.system.nova {
@@ -66,13 +65,18 @@ pub fn vf_requests(host: &Host, pf: &PciDevice) -> Vec<String> {
     }
     let want = format!("{}:{}", pf.vendor_id, vf_id);
     for (d, ids) in option_values(&host.system.modprobe, "vfio_pci", "ids") {
-        if ids.split(',').any(|i| i.trim().to_ascii_lowercase().starts_with(&want)) {
+        if ids
+            .split(',')
+            .any(|i| i.trim().to_ascii_lowercase().starts_with(&want))
+        {
             out.push(format!("vfio-pci ids= (/{})", d.location()));
         }
     }
     if let Some(drv) = &pf.driver {
         for (d, n) in option_values(&host.system.modprobe, drv, "max_vfs") {
-            if n.split(',').any(|x| x.trim().parse::<u32>().is_ok_and(|v| v > 0)) {
+            if n.split(',')
+                .any(|x| x.trim().parse::<u32>().is_ok_and(|v| v > 0))
+            {
                 out.push(format!("{drv} max_vfs={n} (/{})", d.location()));
             }
         }

@@ -23,7 +23,9 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     for pf in related_pfs(ctx) {
         let n = pf.sriov.as_ref().map(|s| s.num_vfs).unwrap_or(0);
         for i in &pf.interfaces {
-            let f = |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(pf.address);
+            let f = |sev, msg: String| {
+                Finding::new(ID, Section::Devices, sev, LABEL, msg).device(pf.address)
+            };
             let state = i.operstate.as_deref().unwrap_or("unknown");
             let admin_down = i.carrier.is_none() || state == "down" && i.carrier != Some(true);
             out.push(if i.carrier == Some(true) && state != "down" {

@@ -28,11 +28,18 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         let vf_id = s.vf_device_id.map(|v| v.to_string()).unwrap_or_default();
-        let f = |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(pf.address);
+        let f = |sev, msg: String| {
+            Finding::new(ID, Section::Devices, sev, LABEL, msg).device(pf.address)
+        };
         if s.num_vfs > 0 {
             out.push(f(
                 Severity::Pass,
-                format!("{} of {} VFs enabled, asked for by {}", s.num_vfs, s.total_vfs, requests.join(", ")),
+                format!(
+                    "{} of {} VFs enabled, asked for by {}",
+                    s.num_vfs,
+                    s.total_vfs,
+                    requests.join(", ")
+                ),
             ));
             continue;
         }

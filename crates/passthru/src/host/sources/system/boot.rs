@@ -246,11 +246,10 @@ mod tests {
         );
         assert_eq!(v.get("GRUB_CMDLINE_LINUX_DEFAULT"), "quiet splash iommu=pt");
         assert!(v.get("GRUB_CMDLINE_LINUX").ends_with("intel_iommu=on"));
-        let f = v
-            .0
-            .iter()
-            .find(|f| f.variable == "GRUB_CMDLINE_LINUX_DEFAULT")
-            .unwrap();
+        let f =
+            v.0.iter()
+                .find(|f| f.variable == "GRUB_CMDLINE_LINUX_DEFAULT")
+                .unwrap();
         assert_eq!(f.path, "etc/default/grub.d/iommu.cfg");
         assert_eq!(f.line, 1);
     }

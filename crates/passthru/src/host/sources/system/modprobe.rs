@@ -29,12 +29,18 @@ pub fn read_modprobe(root: &Root) -> Vec<ModprobeDirective> {
         seen_dirs.push(real);
         let Ok(names) = root.list(dir) else { continue };
         for n in names.into_iter().filter(|n| n.ends_with(".conf")) {
-            chosen.entry(n.clone()).or_insert_with(|| format!("{dir}/{n}"));
+            chosen
+                .entry(n.clone())
+                .or_insert_with(|| format!("{dir}/{n}"));
         }
     }
     chosen
         .values()
-        .filter_map(|path| root.read_string(path).ok().map(|t| parse_modprobe(&t, path)))
+        .filter_map(|path| {
+            root.read_string(path)
+                .ok()
+                .map(|t| parse_modprobe(&t, path))
+        })
         .flatten()
         .collect()
 }

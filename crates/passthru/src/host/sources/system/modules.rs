@@ -44,10 +44,15 @@ pub fn read_modules(
     release: Option<&str>,
     modprobe: &[ModprobeDirective],
 ) -> ModuleFacts {
-    let loaded = root
+    let mut loaded = root
         .read_string("proc/modules")
         .ok()
         .map(|t| parse_proc_modules(&t));
+    // CONFIG_MODULES=n: no proc/modules, and sys/module lists only built-ins.
+    let no_module_support = loaded.is_none() && root.is_dir("proc") && root.is_dir("sys/module");
+    if no_module_support {
+        loaded = Some(Vec::new());
+    }
     let mut builtin: Vec<String> = RELEVANT_MODULES
         .iter()
         .filter(|m| {
@@ -97,8 +102,12 @@ pub fn read_modules(
         }
     }
     builtin.sort();
+    if no_module_support {
+        available = Some(builtin.clone());
+    }
     ModuleFacts {
         loaded,
+        no_module_support,
         builtin,
         available,
         blacklisted_aliases,
@@ -135,7 +144,10 @@ pub fn read_vfio_params(root: &Root) -> VfioParams {
         "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
     );
     // iommufd (the vfio container replacement) has its own copy of the switch.
-    let iommufd = read_bool_param(root, "sys/module/iommufd/parameters/allow_unsafe_interrupts");
+    let iommufd = read_bool_param(
+        root,
+        "sys/module/iommufd/parameters/allow_unsafe_interrupts",
+    );
     let allow_unsafe_interrupts = match (type1, iommufd) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),

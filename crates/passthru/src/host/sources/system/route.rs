@@ -26,8 +26,7 @@ pub fn parse_route(text: &str) -> Vec<String> {
                 return None;
             }
             let flags = u32::from_str_radix(f[3], 16).ok()?;
-            (f[1] == "00000000" && f[7] == "00000000" && flags & 1 == 1)
-                .then(|| f[0].to_string())
+            (f[1] == "00000000" && f[7] == "00000000" && flags & 1 == 1).then(|| f[0].to_string())
         })
         .collect()
 }
