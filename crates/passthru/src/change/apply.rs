@@ -295,7 +295,7 @@ mod tests {
 
     fn facts() -> ChangeFacts {
         ChangeFacts {
-            cpu_vendor: crate::host::change_facts::CpuVendor::Intel,
+            cpu_vendor: crate::host::system::CpuVendor::Intel,
             tools: vec!["update-grub".into(), "update-initramfs".into()],
             pci_drivers: vec!["vfio-pci".into()],
             files: [(

@@ -14,15 +14,18 @@
 use crate::change::persist::desire_file;
 use crate::change::plan::{Action, Command, Expect, Plan, UndoCommand};
 use crate::change::ChangeError;
-use crate::host::change_facts::{ChangeFacts, CpuVendor};
+use crate::checks::fix::passthrough_arg;
+use crate::host::change_facts::ChangeFacts;
 use crate::host::model::Host;
+use crate::host::system::CpuVendor;
 
 /// What the user asked for.
 #[derive(Clone, Debug, Default)]
 pub struct KernelArgsRequest {
     /// The vendor's IOMMU argument.
     pub iommu: bool,
-    /// `iommu=pt` (passthrough mode for host devices: faster, same isolation for guests).
+    /// Passthrough mode for host devices (`iommu=pt`, `iommu.passthrough=1` on Arm):
+    /// faster host DMA, same isolation for guests.
     pub pt: bool,
     /// Extra arguments to add.
     pub add: Vec<String>,
@@ -67,10 +70,9 @@ pub fn desired_args(
                 notes.push("AMD CPU: AMD-Vi is on by default when the firmware enables it (IOMMU/SVM in the setup); no argument is needed to turn it on".into());
             }
             CpuVendor::Arm => {
-                remove.push("iommu.passthrough=1".into());
                 notes.push("Arm CPU: the SMMU is on by default; no argument is needed".into());
             }
-            CpuVendor::Other | CpuVendor::Unknown => {
+            _ => {
                 return Err(ChangeError::Invalid(
                     "cannot tell the CPU vendor from proc/cpuinfo, so not which IOMMU argument applies; give it with --add (intel_iommu=on on Intel)".into(),
                 ))
@@ -78,8 +80,16 @@ pub fn desired_args(
         }
     }
     if req.pt {
-        add.push("iommu=pt".into());
-        remove.extend(["iommu=nopt".into(), "iommu=off".into()]);
+        match passthrough_arg(vendor) {
+            "iommu=pt" => {
+                add.push("iommu=pt".into());
+                remove.extend(["iommu=nopt".into(), "iommu=off".into()]);
+            }
+            other => {
+                add.push(other.into());
+                remove.push("iommu.passthrough=0".into());
+            }
+        }
     }
     for a in &req.add {
         add.extend(a.split_whitespace().map(str::to_string));

@@ -6,27 +6,11 @@
 //! [`Host`](crate::host::Host).
 
 use crate::change::plan::FileDigest;
+use crate::host::system::CpuVendor;
 use crate::pci::PciAddress;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-/// CPU vendor, as far as the IOMMU kernel argument is concerned.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CpuVendor {
-    /// `GenuineIntel`: VT-d, `intel_iommu=on`.
-    Intel,
-    /// `AuthenticAMD` / `HygonGenuine`: AMD-Vi, on by default.
-    Amd,
-    /// Arm: SMMU, on by default.
-    Arm,
-    /// Anything else that `proc/cpuinfo` names.
-    Other,
-    /// `proc/cpuinfo` unreadable.
-    #[default]
-    Unknown,
-}
 
 /// A configuration file as read: its bytes (text) and where symlinks led.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -185,7 +169,7 @@ pub struct DeviceUse {
 /// Everything a change planner reads besides [`Host`](crate::host::Host).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ChangeFacts {
-    /// CPU vendor (`proc/cpuinfo`).
+    /// CPU vendor (`proc/cpuinfo`, read as `doctor` reads it).
     pub cpu_vendor: CpuVendor,
     /// Running kernel release (`proc/sys/kernel/osrelease`).
     pub kernel_release: Option<String>,

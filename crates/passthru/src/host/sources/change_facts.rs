@@ -9,9 +9,7 @@
 //! (the prefix route the kernel adds for each address).
 
 use crate::change::plan::FileDigest;
-use crate::host::change_facts::{
-    ChangeFacts, CpuVendor, DeviceUse, FileFact, NetworkFacts, Route4, Route6,
-};
+use crate::host::change_facts::{ChangeFacts, DeviceUse, FileFact, NetworkFacts, Route4, Route6};
 use crate::host::root::Root;
 use crate::pci::PciAddress;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -55,7 +53,7 @@ pub const FILES: &[&str] = &[
 /// Reads every change fact from a root.
 pub fn read_change_facts(root: &Root) -> ChangeFacts {
     let mut f = ChangeFacts {
-        cpu_vendor: read_cpu_vendor(root),
+        cpu_vendor: crate::host::sources::system::cpu::read_cpu(root).vendor,
         kernel_release: root
             .read_string("proc/sys/kernel/osrelease")
             .ok()
@@ -140,29 +138,6 @@ fn read_file(root: &Root, rel: &str, f: &mut ChangeFacts) -> bool {
         },
     );
     true
-}
-
-fn read_cpu_vendor(root: &Root) -> CpuVendor {
-    let Ok(t) = root.read_string("proc/cpuinfo") else {
-        return CpuVendor::Unknown;
-    };
-    for line in t.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k == "vendor_id" {
-            return match v {
-                "GenuineIntel" => CpuVendor::Intel,
-                "AuthenticAMD" | "HygonGenuine" => CpuVendor::Amd,
-                _ => CpuVendor::Other,
-            };
-        }
-        if k == "CPU implementer" {
-            return CpuVendor::Arm;
-        }
-    }
-    CpuVendor::Other
 }
 
 const RTF_UP: u32 = 0x0001;
