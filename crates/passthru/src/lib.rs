@@ -11,6 +11,7 @@
 pub mod error;
 pub mod host;
 pub mod inventory;
+pub mod nova;
 pub mod pci;
 
 pub use error::{Error, Result};
