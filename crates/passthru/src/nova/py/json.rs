@@ -160,14 +160,14 @@ pub struct JsonError {
     pub lineno: usize,
     /// 1-based column.
     pub colno: usize,
-    /// A plain `ValueError` rather than `JSONDecodeError` (the int-size limit):
-    /// its text has no position.
-    pub plain: bool,
+    /// The Python exception: `JSONDecodeError`, or `ValueError` (the int-size
+    /// limit) and `RecursionError` (nesting too deep), whose texts have no position.
+    pub exception: &'static str,
 }
 
 impl std::fmt::Display for JsonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.plain {
+        if self.exception != "JSONDecodeError" {
             write!(f, "{}", self.msg)
         } else {
             write!(
@@ -182,8 +182,12 @@ impl std::fmt::Display for JsonError {
 /// Python 3.11's limit on decimal digits converted to an `int`.
 const INT_MAX_STR_DIGITS: usize = 4300;
 
+/// How deep arrays and objects may nest before Python's recursion guard trips.
+const MAX_DEPTH: usize = 990;
+
 struct Scanner<'a> {
     s: &'a [char],
+    depth: std::cell::Cell<usize>,
 }
 
 enum Fail {
@@ -191,8 +195,8 @@ enum Fail {
     Stop(usize),
     /// A `JSONDecodeError` with its message.
     Err(&'static str, usize),
-    /// A plain `ValueError`.
-    Plain(String),
+    /// A plain exception (`ValueError`, `RecursionError`) with its text.
+    Plain(&'static str, String),
 }
 
 fn is_ws(c: char) -> bool {
@@ -227,8 +231,23 @@ impl Scanner<'_> {
                 let (s, end) = self.scan_string(i + 1)?;
                 Ok((PyValue::Str(s), end))
             }
-            '{' => self.parse_object(i + 1),
-            '[' => self.parse_array(i + 1),
+            '{' | '[' => {
+                if self.depth.get() >= MAX_DEPTH {
+                    let what = if c == '{' { "object" } else { "array" };
+                    return Err(Fail::Plain(
+                        "RecursionError",
+                        format!("maximum recursion depth exceeded while decoding a JSON {what} from a unicode string"),
+                    ));
+                }
+                self.depth.set(self.depth.get() + 1);
+                let r = if c == '{' {
+                    self.parse_object(i + 1)
+                } else {
+                    self.parse_array(i + 1)
+                };
+                self.depth.set(self.depth.get() - 1);
+                r
+            }
             'n' if self.starts(i, "null") => Ok((PyValue::None, i + 4)),
             't' if self.starts(i, "true") => Ok((PyValue::Bool(true), i + 4)),
             'f' if self.starts(i, "false") => Ok((PyValue::Bool(false), i + 5)),
@@ -290,7 +309,7 @@ impl Scanner<'_> {
                 None => (false, text.as_str()),
             };
             if digits.len() > INT_MAX_STR_DIGITS {
-                return Err(Fail::Plain(format!(
+                return Err(Fail::Plain("ValueError", format!(
                     "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion: value has {} digits; use sys.set_int_max_str_digits() to increase the limit",
                     digits.len()
                 )));
@@ -445,7 +464,7 @@ fn error_at(chars: &[char], msg: &str, pos: usize) -> JsonError {
         pos,
         lineno,
         colno,
-        plain: false,
+        exception: "JSONDecodeError",
     }
 }
 
@@ -459,7 +478,10 @@ pub fn loads(text: &str) -> Result<PyValue, JsonError> {
             0,
         ));
     }
-    let sc = Scanner { s: &chars };
+    let sc = Scanner {
+        s: &chars,
+        depth: std::cell::Cell::new(0),
+    };
     let start = sc.skip_ws(0);
     match sc.scan_once(start) {
         Ok((v, end)) => {
@@ -471,12 +493,12 @@ pub fn loads(text: &str) -> Result<PyValue, JsonError> {
         }
         Err(Fail::Stop(pos)) => Err(error_at(&chars, "Expecting value", pos)),
         Err(Fail::Err(msg, pos)) => Err(error_at(&chars, msg, pos)),
-        Err(Fail::Plain(msg)) => Err(JsonError {
+        Err(Fail::Plain(exception, msg)) => Err(JsonError {
             msg,
             pos: 0,
             lineno: 0,
             colno: 0,
-            plain: true,
+            exception,
         }),
     }
 }
@@ -539,6 +561,7 @@ mod tests {
         );
         assert_eq!(err("0123"), "Extra data: line 1 column 2 (char 1)");
         assert!(err(&format!("[{}]", "1".repeat(5000))).starts_with("Exceeds the limit (4300"));
+        assert_eq!(loads(&"[".repeat(100_000)).unwrap_err().exception, "RecursionError");
     }
 
     #[test]
