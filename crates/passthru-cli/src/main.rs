@@ -1,1 +1,50 @@
-fn main() {}
+//! `passthru`: the thin command line over the `passthru` library.
+
+mod cli;
+mod commands;
+mod context;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Usage and runtime errors exit with 3 (0/1/2 are the check verdicts).
+const EXIT_ERROR: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let ctx = context::Ctx::new(cli.global.clone());
+    match commands::run(&ctx, cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            // Library errors already name their cause; print a cause only when it adds something.
+            let mut said = e.to_string();
+            eprintln!("passthru: error: {said}");
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !said.contains(&c) {
+                    eprintln!("  caused by: {c}");
+                    said.push_str(&c);
+                }
+            }
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -262,7 +262,7 @@ impl Host {
     /// Sources call this last.
     pub fn normalize(&mut self) {
         self.format_version = FORMAT_VERSION;
-        self.devices.sort_by(|a, b| a.address.cmp(&b.address));
+        self.devices.sort_by_key(|d| d.address);
         self.devices.dedup_by(|a, b| a.address == b.address);
         if self.iommu_groups.is_empty() {
             let mut groups: std::collections::BTreeMap<u32, Vec<PciAddress>> = Default::default();

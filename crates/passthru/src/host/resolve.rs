@@ -80,7 +80,7 @@ pub fn resolve<'h>(host: &'h Host, query: &str) -> Result<Vec<&'h PciDevice>> {
         DeviceQuery::Netdev(name) => host
             .devices
             .iter()
-            .filter(|x| x.netdevs.iter().any(|n| *n == name))
+            .filter(|x| x.netdevs.contains(&name))
             .collect(),
     };
     if found.is_empty() {

@@ -79,7 +79,7 @@ pub fn read_open_root(root: &Root, opts: &ReadOptions) -> Result<Host> {
             Err(w) => host.warnings.push(w),
         }
     }
-    host.devices.sort_by(|a, b| a.address.cmp(&b.address));
+    host.devices.sort_by_key(|d| d.address);
     link_vf_indexes(&mut host);
     host.iommu_groups = read_groups(root);
     host.numa_nodes = read_numa(root);

@@ -1,0 +1,86 @@
+//! The command line, defined once: clap derives `--help`, and the same definition
+//! could generate the man page and completions.
+
+use crate::commands;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const ABOUT: &str =
+    "PCI passthrough and SR-IOV for KVM hosts: discover, check, change, render, verify.";
+
+const AFTER_HELP: &str = "\
+Devices (DEV) can be named any way you have them: 0000:07:10.7, 07:10.7,
+pci_0000_07_10_7 (libvirt), a network interface (eno1), or vendor:device
+(8086:1520, every match).
+
+Facts come from the real host by default (/). --root reads another root directory
+(a fake tree, a mounted image, the kernel simulator), --snapshot a file written by
+`passthru snapshot`, --lspci the text of `lspci -nnvvv`.
+
+Exit codes: 0 all good, 1 warnings, 2 failures found, 3 usage or runtime error.";
+
+/// passthru's command line.
+#[derive(Parser, Debug)]
+#[command(name = "passthru", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where facts come from, and how to print them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Read the host from this root directory instead of / (it must hold sys/, and
+    /// may hold proc/, etc/, usr/share/misc/pci.ids).
+    #[arg(long, global = true, value_name = "DIR", env = "PASSTHRU_ROOT", conflicts_with_all = ["snapshot", "lspci"])]
+    pub root: Option<PathBuf>,
+    /// Read the host from a snapshot file written by `passthru snapshot`.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "lspci")]
+    pub snapshot: Option<PathBuf>,
+    /// Read the host from `lspci -nnvvv` text (`-` for stdin); facts lspci does not
+    /// show stay unknown.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub lspci: Option<PathBuf>,
+    /// Print JSON (the shapes are documented in docs/json.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Every command.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List every PCI function: ids, class, driver, IOMMU group, NUMA node, SR-IOV, netdev, link.
+    Ls(commands::ls::Args),
+    /// Everything about one device (DEV: address, pci_DDDD_BB_SS_F, netdev or vendor:device).
+    Show(commands::show::Args),
+    /// IOMMU groups, their members, and whether each is isolated (safe to assign whole).
+    Groups(commands::groups::Args),
+    /// Capture every fact passthru uses into one JSON file, to analyse elsewhere.
+    Snapshot(commands::snapshot::Args),
+    /// Host readiness for passthrough: every finding with an id, severity and the fix.
+    Doctor(commands::doctor::Args),
+    /// Why a device can (or cannot) go to a guest: the chain from firmware to guest.
+    Why(commands::why::Args),
+    /// OpenStack nova: what nova will expose with this host's nova.conf.
+    #[command(subcommand)]
+    Nova(commands::nova::NovaCommand),
+    /// Render configuration: nova, libvirt, opennebula, qemu-acl, ...
+    #[command(subcommand)]
+    Render(commands::render::RenderCommand),
+    /// Verify a libvirt guest really got its devices (domain name or XML file).
+    Verify(commands::verify::Args),
+    /// Set the number of SR-IOV VFs of a PF (shows a plan; changes nothing without --yes).
+    Vfs(commands::vfs::Args),
+    /// Bind devices to vfio-pci, another driver, or back to the host driver.
+    Bind(commands::bind::Args),
+    /// Put the IOMMU arguments on the kernel command line through the boot loader.
+    KernelArgs(commands::kernel_args::Args),
+    /// Converge the host to a desired state described in a TOML host file.
+    Apply(commands::apply::Args),
+    /// Roll back the last change set (or a given one), byte for byte.
+    Undo(commands::undo::Args),
+}

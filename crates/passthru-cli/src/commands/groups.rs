@@ -1,0 +1,71 @@
+//! `passthru groups`: IOMMU groups and whether each is safe to assign whole.
+
+use crate::context::Ctx;
+use crate::output::{emit, print_json};
+use anyhow::Result;
+use passthru::inventory::groups::{groups, GroupView};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// Arguments of `passthru groups`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Only groups that are not isolated.
+    #[arg(long)]
+    pub shared: bool,
+}
+
+#[derive(Serialize)]
+struct GroupsJson {
+    iommu_enabled: bool,
+    groups: Vec<GroupView>,
+}
+
+/// Runs `passthru groups`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let host = ctx.host()?;
+    let mut gs = groups(host);
+    if args.shared {
+        gs.retain(|g| !g.isolated);
+    }
+    if ctx.json() {
+        print_json(&GroupsJson {
+            iommu_enabled: !host.iommu_groups.is_empty(),
+            groups: gs,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if host.iommu_groups.is_empty() {
+        emit("No IOMMU groups: the IOMMU is off or absent on this host, so no device can be assigned.\nRun `passthru doctor` for the cause and the fix.\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = String::new();
+    for g in &gs {
+        let verdict = if g.isolated {
+            "isolated".to_string()
+        } else {
+            format!(
+                "NOT isolated: {} devices share it",
+                g.endpoint_devices.len()
+            )
+        };
+        let _ = writeln!(s, "IOMMU group {} ({verdict})", g.number);
+        for m in &g.members {
+            let _ = writeln!(
+                s,
+                "  {} [{}] {}{}{}",
+                m.address,
+                m.ids,
+                m.label,
+                m.driver
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default(),
+                if m.bridge { " bridge" } else { "" }
+            );
+        }
+    }
+    emit(&s)?;
+    Ok(ExitCode::SUCCESS)
+}

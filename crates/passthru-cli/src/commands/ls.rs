@@ -1,0 +1,228 @@
+//! `passthru ls`: one line per PCI function.
+
+use crate::context::Ctx;
+use crate::output::{emit, print_json};
+use anyhow::{bail, Result};
+use passthru::host::model::{Host, PciDevice};
+use passthru::inventory::filter::DeviceFilter;
+use passthru::pci::{ClassFamily, VendorId};
+use serde::Serialize;
+use std::process::ExitCode;
+
+/// Arguments of `passthru ls`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  passthru ls --class net --sriov     SR-IOV capable NICs\n  passthru ls --vfs --driver vfio-pci VFs already on vfio-pci\n  passthru ls --tree                  VFs nested under their PF\n  passthru ls --json | jq '.devices[] | select(.sriov)'"
+)]
+pub struct Args {
+    /// Only these classes (repeatable or comma-separated): net, gpu, nvme, storage, audio, usb, bridge, accel, other.
+    #[arg(long, value_delimiter = ',', value_name = "CLASS")]
+    pub class: Vec<String>,
+    /// Only this vendor id (hex, e.g. 8086; repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "VENDOR")]
+    pub vendor: Vec<String>,
+    /// Only devices bound to this driver (`none` for unbound; repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "DRIVER")]
+    pub driver: Vec<String>,
+    /// Only SR-IOV physical functions.
+    #[arg(long)]
+    pub sriov: bool,
+    /// Only SR-IOV virtual functions.
+    #[arg(long)]
+    pub vfs: bool,
+    /// Nest VFs under their PF.
+    #[arg(long)]
+    pub tree: bool,
+}
+
+#[derive(Serialize)]
+struct LsJson<'a> {
+    devices: Vec<&'a PciDevice>,
+}
+
+/// Builds the filter from raw arguments, rejecting unknown words with the list of known ones.
+fn filter(args: &Args) -> Result<DeviceFilter> {
+    let mut f = DeviceFilter {
+        sriov: args.sriov,
+        vfs: args.vfs,
+        drivers: args.driver.clone(),
+        ..Default::default()
+    };
+    for c in &args.class {
+        match ClassFamily::parse(c) {
+            Some(fam) => f.classes.push(fam),
+            None => bail!(
+                "unknown class '{c}'; use one of: {}",
+                ClassFamily::NAMES.join(", ")
+            ),
+        }
+    }
+    for v in &args.vendor {
+        f.vendors.push(VendorId::parse(v)?);
+    }
+    Ok(f)
+}
+
+/// Runs `passthru ls`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let f = filter(&args)?;
+    let host = ctx.host()?;
+    let devices: Vec<&PciDevice> = host.devices.iter().filter(|d| f.matches(d)).collect();
+    if ctx.json() {
+        print_json(&LsJson { devices })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ordered = if args.tree {
+        tree_order(host, &devices)
+    } else {
+        devices.iter().map(|d| (*d, false)).collect()
+    };
+    emit(&render_table(host, &ordered, terminal_width()))?;
+    for w in &host.warnings {
+        eprintln!("passthru: warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w| *w >= 60)
+        .unwrap_or(80)
+}
+
+/// PFs followed by their VFs (marked as nested); everything else in address order.
+fn tree_order<'a>(host: &'a Host, devices: &[&'a PciDevice]) -> Vec<(&'a PciDevice, bool)> {
+    let shown: std::collections::HashSet<_> = devices.iter().map(|d| d.address).collect();
+    let mut out = Vec::new();
+    for d in devices {
+        if d.physfn.is_some_and(|pf| shown.contains(&pf)) {
+            continue; // printed under its PF
+        }
+        out.push((*d, false));
+        for vf in &d.virtfns {
+            if let Some(v) = host.device(vf).filter(|v| shown.contains(&v.address)) {
+                out.push((v, true));
+            }
+        }
+    }
+    out
+}
+
+fn short_speed(s: &str) -> String {
+    let n: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let n = n.trim_end_matches(".0");
+    if n.is_empty() {
+        "?".into()
+    } else {
+        format!("{n}GT/s")
+    }
+}
+
+/// The cells of one line, in column order.
+fn cells(host: &Host, d: &PciDevice, short_addr: bool, nested: bool) -> [String; 10] {
+    let addr = if short_addr {
+        d.address.short()
+    } else {
+        d.address.to_string()
+    };
+    let addr = if nested { format!("└ {addr}") } else { addr };
+    let sriov = match (&d.sriov, d.physfn) {
+        (Some(s), _) => format!("VFs {}/{}", s.num_vfs, s.total_vfs),
+        (None, Some(pf)) => {
+            let pf = if short_addr {
+                pf.short()
+            } else {
+                pf.to_string()
+            };
+            match d.vf_index {
+                Some(i) => format!("VF {i} of {pf}"),
+                None => format!("VF of {pf}"),
+            }
+        }
+        _ => "-".into(),
+    };
+    let link = match &d.link {
+        Some(l) => match (&l.current_speed, l.current_width) {
+            (Some(s), Some(w)) if w > 0 => format!("{} x{w}", short_speed(s)),
+            _ => "-".into(),
+        },
+        None => "-".into(),
+    };
+    let family = format!("{:?}", d.class.family()).to_ascii_lowercase();
+    let _ = host;
+    [
+        addr,
+        d.id_pair(),
+        d.label(),
+        family,
+        d.driver.clone().unwrap_or_else(|| "-".into()),
+        d.iommu_group
+            .map(|g| g.to_string())
+            .unwrap_or_else(|| "-".into()),
+        d.numa_node
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
+        sriov,
+        if d.netdevs.is_empty() {
+            "-".into()
+        } else {
+            d.netdevs.join(",")
+        },
+        link,
+    ]
+}
+
+const HEADERS: [&str; 10] = [
+    "ADDRESS", "IDS", "NAME", "CLASS", "DRIVER", "GROUP", "NUMA", "SR-IOV", "NETDEV", "LINK",
+];
+const NAME_COL: usize = 2;
+
+/// Lays the lines out in columns; the name column takes what width is left.
+pub fn render_table(host: &Host, rows: &[(&PciDevice, bool)], width: usize) -> String {
+    let short_addr = host.devices.iter().all(|d| d.address.domain == 0);
+    let rows: Vec<[String; 10]> = rows
+        .iter()
+        .map(|(d, n)| cells(host, d, short_addr, *n))
+        .collect();
+    let mut w: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let others: usize = w
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != NAME_COL)
+        .map(|(_, x)| x + 1)
+        .sum();
+    w[NAME_COL] = w[NAME_COL].min(width.saturating_sub(others).max(12));
+    let mut out = String::new();
+    let line = |cols: Vec<String>, out: &mut String| {
+        let mut s = String::new();
+        for (i, c) in cols.iter().enumerate() {
+            let c = if i == NAME_COL {
+                passthru::pci::names::shorten(c, w[i])
+            } else {
+                c.clone()
+            };
+            if i + 1 == cols.len() {
+                s.push_str(&c);
+            } else {
+                s.push_str(&format!("{c:<width$} ", width = w[i]));
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(HEADERS.iter().map(|h| h.to_string()).collect(), &mut out);
+    for r in rows {
+        line(r.to_vec(), &mut out);
+    }
+    out
+}

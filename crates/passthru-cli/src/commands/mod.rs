@@ -1,0 +1,45 @@
+//! One file per command; each exports `Args` and `run`.
+
+pub mod apply;
+pub mod bind;
+pub mod doctor;
+pub mod groups;
+pub mod kernel_args;
+pub mod ls;
+pub mod nova;
+pub mod render;
+pub mod show;
+pub mod snapshot;
+pub mod undo;
+pub mod verify;
+pub mod vfs;
+pub mod why;
+
+use crate::cli::Command;
+use crate::context::Ctx;
+use std::process::ExitCode;
+
+/// Runs a command.
+pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Ls(a) => ls::run(ctx, a),
+        Command::Show(a) => show::run(ctx, a),
+        Command::Groups(a) => groups::run(ctx, a),
+        Command::Snapshot(a) => snapshot::run(ctx, a),
+        Command::Doctor(a) => doctor::run(ctx, a),
+        Command::Why(a) => why::run(ctx, a),
+        Command::Nova(c) => nova::run(ctx, c),
+        Command::Render(c) => render::run(ctx, c),
+        Command::Verify(a) => verify::run(ctx, a),
+        Command::Vfs(a) => vfs::run(ctx, a),
+        Command::Bind(a) => bind::run(ctx, a),
+        Command::KernelArgs(a) => kernel_args::run(ctx, a),
+        Command::Apply(a) => apply::run(ctx, a),
+        Command::Undo(a) => undo::run(ctx, a),
+    }
+}
+
+/// The error of a command that this build does not have yet.
+pub fn not_yet(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("`passthru {name}` is not available in this build yet")
+}

@@ -1,0 +1,35 @@
+//! `passthru render ...`: configuration for the tools that consume passthrough.
+
+use crate::context::Ctx;
+use std::process::ExitCode;
+
+/// What to render.
+#[derive(clap::Subcommand, Debug)]
+pub enum RenderCommand {
+    /// nova.conf [pci] device_spec / alias lines, enabled_filters, the flavor command.
+    Nova(Placeholder),
+    /// A libvirt <hostdev> (or <interface type='hostdev'>) for each device.
+    Libvirt(Placeholder),
+    /// OpenNebula's PCI probe filter and VM template lines.
+    Opennebula(Placeholder),
+    /// qemu.conf cgroup_device_acl with the devices' /dev/vfio nodes.
+    QemuAcl(Placeholder),
+}
+
+/// Arguments of a renderer not in this build yet.
+#[derive(clap::Args, Debug)]
+pub struct Placeholder {
+    /// Arguments, to be defined.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+/// Runs a renderer.
+pub fn run(_ctx: &Ctx, cmd: RenderCommand) -> anyhow::Result<ExitCode> {
+    Err(super::not_yet(match cmd {
+        RenderCommand::Nova(_) => "render nova",
+        RenderCommand::Libvirt(_) => "render libvirt",
+        RenderCommand::Opennebula(_) => "render opennebula",
+        RenderCommand::QemuAcl(_) => "render qemu-acl",
+    }))
+}

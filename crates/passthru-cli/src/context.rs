@@ -1,0 +1,74 @@
+//! The context every command runs in: where facts come from, loaded once.
+
+use crate::cli::GlobalArgs;
+use anyhow::Result;
+use passthru::host::sources;
+use passthru::Host;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Global options plus the host facts, read on first use.
+pub struct Ctx {
+    /// The global options.
+    pub global: GlobalArgs,
+    host: OnceLock<Host>,
+}
+
+impl Ctx {
+    /// A context for the given options.
+    pub fn new(global: GlobalArgs) -> Self {
+        Ctx {
+            global,
+            host: OnceLock::new(),
+        }
+    }
+
+    /// Whether to print JSON.
+    pub fn json(&self) -> bool {
+        self.global.json
+    }
+
+    /// The root directory commands read and (for change commands) write.
+    pub fn root(&self) -> PathBuf {
+        self.global
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/"))
+    }
+
+    /// The host facts, read from the chosen source on first use.
+    pub fn host(&self) -> Result<&Host> {
+        if let Some(h) = self.host.get() {
+            return Ok(h);
+        }
+        let h = self.load()?;
+        Ok(self.host.get_or_init(|| h))
+    }
+
+    /// Reads the host afresh (after a change), bypassing the cache.
+    #[allow(dead_code)] // used by the change commands
+    pub fn reload(&self) -> Result<Host> {
+        self.load()
+    }
+
+    fn load(&self) -> Result<Host> {
+        if let Some(p) = &self.global.snapshot {
+            return Ok(sources::read_snapshot(p)?);
+        }
+        if let Some(p) = &self.global.lspci {
+            return load_lspci(p);
+        }
+        let root = self.root();
+        Ok(sources::read_root(&root)?)
+    }
+}
+
+/// Loads facts from lspci text (a file, or `-` for stdin).
+fn load_lspci(p: &Path) -> Result<Host> {
+    // lspci prints vendor and device names run together; this machine's pci.ids (when it
+    // has one) tells where the vendor name ends. Facts never depend on it.
+    let ids = passthru::host::Root::open("/")
+        .ok()
+        .and_then(|r| sources::sysfs::load_pci_ids(&r));
+    Ok(sources::lspci_text::read_lspci_with(p, ids.as_ref())?)
+}

@@ -1,0 +1,48 @@
+//! passthru reads the fake hosts' trees into the facts the scenarios describe.
+
+use passthru::host::sources::read_root;
+use passthru::pci::PciAddress;
+use passthru_testsupport::{scenarios, FakeHost};
+
+fn a(s: &str) -> PciAddress {
+    PciAddress::parse(s).unwrap()
+}
+
+#[test]
+fn reads_the_i350_host() {
+    let t = FakeHost::new(scenarios::i350()).write_temp().unwrap();
+    let h = read_root(t.path()).unwrap();
+    assert!(h.warnings.is_empty(), "{:?}", h.warnings);
+    assert_eq!(h.devices.len(), 3 + 4 + 8);
+    let pf = h.device(&a("0000:06:00.3")).unwrap();
+    assert_eq!(pf.id_pair(), "8086:1521");
+    assert_eq!(pf.driver.as_deref(), Some("igb"));
+    assert_eq!(pf.parent, Some(a("0000:00:1c.0")));
+    let s = pf.sriov.as_ref().unwrap();
+    assert_eq!(
+        (s.total_vfs, s.num_vfs, s.offset, s.stride),
+        (8, 2, Some(384), Some(4))
+    );
+    assert_eq!(s.vf_device_id.unwrap().0, 0x1520);
+    assert_eq!(pf.virtfns, vec![a("0000:07:10.3"), a("0000:07:10.7")]);
+    assert_eq!(pf.netdevs, vec!["eno4".to_string()]);
+    let vf = h.device(&a("07:10.7")).unwrap();
+    assert_eq!(vf.id_pair(), "8086:1520");
+    assert_eq!(vf.driver.as_deref(), Some("vfio-pci"));
+    assert_eq!(vf.iommu_group, Some(40));
+    assert_eq!(vf.numa_node, Some(0));
+    assert_eq!(vf.physfn, Some(a("0000:06:00.3")));
+    assert_eq!(vf.vf_index, Some(1));
+    assert_eq!(vf.parent, Some(a("0000:00:1c.0")));
+    assert_eq!(h.group(40).unwrap().devices, vec![a("0000:07:10.7")]);
+    assert_eq!(h.numa_nodes.len(), 1);
+    assert!(h
+        .kernel_cmdline
+        .as_deref()
+        .unwrap()
+        .contains("intel_iommu=on"));
+    let eno1 = &h.device(&a("06:00.0")).unwrap().interfaces[0];
+    assert_eq!(eno1.mac.as_deref(), Some("6c:ae:8b:61:07:4a"));
+    assert_eq!(eno1.carrier, Some(true));
+    assert_eq!(eno1.speed_mbps, Some(1000));
+}
