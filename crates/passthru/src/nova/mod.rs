@@ -14,6 +14,8 @@
 //! `scripts/nova-diff/` compares these decisions with nova's own code.
 
 pub mod address;
+pub mod conf;
+mod conf_options;
 pub mod error;
 pub mod matching;
 pub mod py;
