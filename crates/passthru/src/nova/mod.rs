@@ -14,10 +14,14 @@
 //! `scripts/nova-diff/` compares these decisions with nova's own code.
 
 pub mod address;
+pub mod alias;
+pub mod check;
 pub mod conf;
 mod conf_options;
 pub mod error;
+pub mod flavor;
 pub mod matching;
+pub mod pools;
 pub mod py;
 pub mod spec;
 pub mod sysfs;
