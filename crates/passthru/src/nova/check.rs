@@ -502,8 +502,11 @@ fn describe_alias(al: &super::alias::Alias) -> String {
 fn near_miss(al: &super::alias::Alias, pools: &[Pool]) -> String {
     for s in &al.specs {
         for p in pools {
-            let ids_ok = s.get("vendor_id").is_none_or(|v| Some(v.to_lowercase()) == p.get("vendor_id").and_then(PyValue::as_str).map(str::to_lowercase))
-                && s.get("product_id").is_none_or(|v| Some(v.to_lowercase()) == p.get("product_id").and_then(PyValue::as_str).map(str::to_lowercase));
+            let same = |key: &str| match s.get(key) {
+                None => true,
+                Some(v) => Some(v.to_lowercase()) == p.get(key).and_then(PyValue::as_str).map(str::to_lowercase),
+            };
+            let ids_ok = same("vendor_id") && same("product_id");
             if !ids_ok {
                 continue;
             }

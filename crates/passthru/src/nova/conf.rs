@@ -572,7 +572,7 @@ impl NovaConf {
         );
         conf.alias = subst_multi(&[("pci", "alias"), ("DEFAULT", "pci_alias")], &mut conf);
 
-        let mut read_bool = |group: &str, name: &str, conf: &mut NovaConf| -> bool {
+        let read_bool = |group: &str, name: &str, conf: &mut NovaConf| -> bool {
             let Some(a) = r.single(&[(group, name)]) else {
                 return false;
             };

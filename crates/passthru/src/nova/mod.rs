@@ -22,6 +22,7 @@ pub mod error;
 pub mod flavor;
 pub mod matching;
 pub mod pools;
+pub mod render;
 pub mod py;
 pub mod spec;
 pub mod sysfs;

@@ -1314,7 +1314,7 @@ impl Matcher<'_> {
         }
         // Another optional iteration only if the previous optional one moved.
         let may_iterate = count < max && last_start != Some(pos);
-        let mut more = |caps: &mut Caps, k: Cont| {
+        let more = |caps: &mut Caps, k: Cont| {
             may_iterate
                 && self.seq(body, pos, caps, &mut |p, c| {
                     self.rep(body, min, max, kind, count + 1, p, Some(pos), c, k)
