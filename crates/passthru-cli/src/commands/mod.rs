@@ -8,6 +8,7 @@ pub mod kernel_args;
 pub mod ls;
 pub mod nova;
 pub mod render;
+pub mod render_nova;
 pub mod show;
 pub mod snapshot;
 pub mod undo;

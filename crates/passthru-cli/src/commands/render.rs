@@ -7,7 +7,7 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand, Debug)]
 pub enum RenderCommand {
     /// nova.conf [pci] device_spec / alias lines, enabled_filters, the flavor command.
-    Nova(Placeholder),
+    Nova(super::render_nova::Args),
     /// A libvirt <hostdev> (or <interface type='hostdev'>) for each device.
     Libvirt(Placeholder),
     /// OpenNebula's PCI probe filter and VM template lines.
@@ -25,9 +25,9 @@ pub struct Placeholder {
 }
 
 /// Runs a renderer.
-pub fn run(_ctx: &Ctx, cmd: RenderCommand) -> anyhow::Result<ExitCode> {
+pub fn run(ctx: &Ctx, cmd: RenderCommand) -> anyhow::Result<ExitCode> {
     Err(super::not_yet(match cmd {
-        RenderCommand::Nova(_) => "render nova",
+        RenderCommand::Nova(a) => return super::render_nova::run(ctx, a),
         RenderCommand::Libvirt(_) => "render libvirt",
         RenderCommand::Opennebula(_) => "render opennebula",
         RenderCommand::QemuAcl(_) => "render qemu-acl",

@@ -15,7 +15,12 @@ const REGEX_ANY: &str = ".*";
 
 /// nova's `_set_pci_dev_info`: `*` stays; anything else goes through
 /// `int(value, 16)`, is checked against `max` and re-printed `%0<width>x`.
-pub(crate) fn hex_field(prop: &str, raw: &str, max: u64, width: usize) -> Result<String, NovaError> {
+pub(crate) fn hex_field(
+    prop: &str,
+    raw: &str,
+    max: u64,
+    width: usize,
+) -> Result<String, NovaError> {
     if raw == ANY {
         return Ok(ANY.to_string());
     }
@@ -62,7 +67,11 @@ impl Fields {
 
 impl std::fmt::Display for Fields {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}.{}", self.domain, self.bus, self.slot, self.func)
+        write!(
+            f,
+            "{}:{}:{}.{}",
+            self.domain, self.bus, self.slot, self.func
+        )
     }
 }
 
@@ -153,7 +162,11 @@ impl AddressSpec {
 
     /// Parses a regex dict (nova's `PciAddressRegexSpec`).
     pub fn regex(dict: &PyValue) -> Result<AddressSpec, NovaError> {
-        let get = |k: &str| dict.get(k).cloned().unwrap_or(PyValue::Str(REGEX_ANY.into()));
+        let get = |k: &str| {
+            dict.get(k)
+                .cloned()
+                .unwrap_or(PyValue::Str(REGEX_ANY.into()))
+        };
         let vals = [get("domain"), get("bus"), get("slot"), get("function")];
         let mut compiled = Vec::with_capacity(4);
         for v in &vals {
@@ -368,7 +381,9 @@ mod tests {
         assert!(!r.matches(&dev("0000:10:00.1")));
         assert!(!r.matches(&dev("0000:07:00.3")));
         let up = crate::nova::py::loads(r#"{"bus": "0A"}"#).unwrap();
-        assert!(!AddressSpec::regex(&up).unwrap().matches(&dev("0000:0a:00.0")));
+        assert!(!AddressSpec::regex(&up)
+            .unwrap()
+            .matches(&dev("0000:0a:00.0")));
         for bad in [r#"{"bus": "*"}"#, r#"{"bus": "[6[-7]"}"#] {
             let v = crate::nova::py::loads(bad).unwrap();
             assert_eq!(
@@ -390,6 +405,9 @@ mod tests {
             physical_address("07:00.0").unwrap_err().exception,
             "PciDeviceWrongAddressFormat"
         );
-        assert_eq!(physical_address("0:7:0.1").unwrap().to_string(), "0000:07:00.1");
+        assert_eq!(
+            physical_address("0:7:0.1").unwrap().to_string(),
+            "0000:07:00.1"
+        );
     }
 }

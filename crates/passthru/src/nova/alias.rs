@@ -208,10 +208,8 @@ fn parse_one(text_value: &str, index: usize) -> Result<(String, String, AliasSpe
         return Err(NovaError::invalid_alias("not an object"));
     };
     // The schema guarantees every value is a string.
-    let mut fields: Vec<(String, String)> = items
-        .into_iter()
-        .map(|(k, v)| (k, v.to_py_str()))
-        .collect();
+    let mut fields: Vec<(String, String)> =
+        items.into_iter().map(|(k, v)| (k, v.to_py_str())).collect();
     let mut pop = |k: &str| {
         let i = fields.iter().position(|(key, _)| key == k)?;
         Some(fields.remove(i).1)
@@ -363,7 +361,12 @@ mod tests {
     #[test]
     fn schema_messages() {
         assert_eq!(
-            err(&[r#"{"name": "a", "vendor_id": "8086", "product_id": "1520", "device_type": "vdpa"}"#], false),
+            err(
+                &[
+                    r#"{"name": "a", "vendor_id": "8086", "product_id": "1520", "device_type": "vdpa"}"#
+                ],
+                false
+            ),
             "Invalid PCI alias definition: 'vdpa' is not one of ['type-PCI', 'type-PF', 'type-VF']"
         );
         assert_eq!(
@@ -375,11 +378,17 @@ mod tests {
             "Invalid PCI alias definition: [{'name': 'a'}] is not of type 'object'"
         );
         assert_eq!(
-            err(&[r#"{"name": "a", "vendor_id": "0xg111", "product_id": "g111"}"#], false),
+            err(
+                &[r#"{"name": "a", "vendor_id": "0xg111", "product_id": "g111"}"#],
+                false
+            ),
             "Invalid PCI alias definition: '0xg111' does not match '^([\\\\da-fA-F]{4})$'"
         );
         assert_eq!(
-            err(&[r#"{"name": "", "vendor_id": "8086", "product_id": "1520"}"#], false),
+            err(
+                &[r#"{"name": "", "vendor_id": "8086", "product_id": "1520"}"#],
+                false
+            ),
             "Invalid PCI alias definition: '' should be non-empty"
         );
         assert_eq!(
@@ -409,24 +418,33 @@ mod tests {
         assert_eq!(a.aliases.len(), 1);
         assert_eq!(a.aliases[0].specs.len(), 2);
         assert_eq!(
-            err(&[
-                r#"{"name": "n", "vendor_id": "8086", "product_id": "1520"}"#,
-                r#"{"name": "n", "vendor_id": "8086", "product_id": "10ed"}"#,
-            ], false),
+            err(
+                &[
+                    r#"{"name": "n", "vendor_id": "8086", "product_id": "1520"}"#,
+                    r#"{"name": "n", "vendor_id": "8086", "product_id": "10ed"}"#,
+                ],
+                false
+            ),
             "Invalid PCI alias definition: 'dev_type'"
         );
         assert_eq!(
-            err(&[
-                r#"{"name": "n", "vendor_id": "8086", "product_id": "1520", "device_type": "type-VF"}"#,
-                r#"{"name": "n", "vendor_id": "8086", "product_id": "10ed", "device_type": "type-PF"}"#,
-            ], false),
+            err(
+                &[
+                    r#"{"name": "n", "vendor_id": "8086", "product_id": "1520", "device_type": "type-VF"}"#,
+                    r#"{"name": "n", "vendor_id": "8086", "product_id": "10ed", "device_type": "type-PF"}"#,
+                ],
+                false
+            ),
             "Invalid PCI alias definition: Device type mismatch for alias 'n'"
         );
         assert_eq!(
-            err(&[
-                r#"{"name": "n", "vendor_id": "8086", "product_id": "1520", "numa_policy": "required"}"#,
-                r#"{"name": "n", "vendor_id": "8086", "product_id": "10ed"}"#,
-            ], false),
+            err(
+                &[
+                    r#"{"name": "n", "vendor_id": "8086", "product_id": "1520", "numa_policy": "required"}"#,
+                    r#"{"name": "n", "vendor_id": "8086", "product_id": "10ed"}"#,
+                ],
+                false
+            ),
             "Invalid PCI alias definition: NUMA policy mismatch for alias 'n'"
         );
         assert!(err(&[
@@ -438,7 +456,10 @@ mod tests {
     #[test]
     fn missing_ids() {
         assert_eq!(
-            err(&[r#"{"name": "b"}"#, r#"{"name": "a", "vendor_id": "8086"}"#], false),
+            err(
+                &[r#"{"name": "b"}"#, r#"{"name": "a", "vendor_id": "8086"}"#],
+                false
+            ),
             "The PCI alias(es) a,b does not have vendor_id and product_id fields set."
         );
         assert_eq!(

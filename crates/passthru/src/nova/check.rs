@@ -235,7 +235,11 @@ pub fn check(input: &CheckInput) -> Report {
     let mut conf_blocks = false;
     for e in &conf.errors {
         let opt = e.option.clone().unwrap_or_default();
-        if opt.contains("device_spec") || opt.contains("whitelist") || opt.contains("alias") || opt.contains("report_in_placement") {
+        if opt.contains("device_spec")
+            || opt.contains("whitelist")
+            || opt.contains("alias")
+            || opt.contains("report_in_placement")
+        {
             conf_blocks = true;
         }
         errors.push(conf_error(e));
@@ -292,7 +296,10 @@ pub fn check(input: &CheckInput) -> Report {
                     message: ae.error.message.clone(),
                     exception: ae.error.exception.clone(),
                     first: true,
-                    loc: ae.index.and_then(|i| conf.alias.get(i)).map(|c| c.loc.clone()),
+                    loc: ae
+                        .index
+                        .and_then(|i| conf.alias.get(i))
+                        .map(|c| c.loc.clone()),
                 });
             }
         }
@@ -317,7 +324,12 @@ pub fn check(input: &CheckInput) -> Report {
                 };
                 (compute_starts, Some(*i), flat[*i].1.tags.clone(), why)
             }
-            Assignment::None => (false, None, Vec::new(), "no device_spec matches".to_string()),
+            Assignment::None => (
+                false,
+                None,
+                Vec::new(),
+                "no device_spec matches".to_string(),
+            ),
             Assignment::Error(e) if e.exception == "PciConfigInvalidSpec" => {
                 let m = e.message.replace("Invalid [pci]device_spec config:", "The");
                 problems.push(problem(
@@ -332,10 +344,18 @@ pub fn check(input: &CheckInput) -> Report {
                 problems.push(problem(
                     "device.match_crash",
                     Severity::Error,
-                    format!("matching {} raises {}: {} (the PCI tracker's periodic update fails)", d.address, e.exception, e.message),
+                    format!(
+                        "matching {} raises {}: {} (the PCI tracker's periodic update fails)",
+                        d.address, e.exception, e.message
+                    ),
                     None,
                 ));
-                (false, None, Vec::new(), format!("matching raises {}", e.exception))
+                (
+                    false,
+                    None,
+                    Vec::new(),
+                    format!("matching raises {}", e.exception),
+                )
             }
         };
         devices.push(DeviceVerdict {
@@ -392,7 +412,9 @@ pub fn check(input: &CheckInput) -> Report {
                     .iter()
                     .enumerate()
                     .filter(|(_, p)| al.specs.iter().any(|s| spec_matches_pool(&s.fields, p)))
-                    .filter(|(_, p)| asks_pf || p.get("dev_type") != Some(&PyValue::Str(TYPE_PF.into())))
+                    .filter(|(_, p)| {
+                        asks_pf || p.get("dev_type") != Some(&PyValue::Str(TYPE_PF.into()))
+                    })
                     .map(|(i, _)| i)
                     .collect();
                 let n = idx.iter().map(|i| would_pools[*i].count()).sum();
@@ -406,7 +428,10 @@ pub fn check(input: &CheckInput) -> Report {
                             describe_alias(al),
                             near_miss(al, &would_pools)
                         ),
-                        al.specs.first().and_then(|s| conf.alias.get(s.value_index)).map(|c| c.loc.clone()),
+                        al.specs
+                            .first()
+                            .and_then(|s| conf.alias.get(s.value_index))
+                            .map(|c| c.loc.clone()),
                     ));
                 }
                 AliasSummary {
@@ -429,7 +454,11 @@ pub fn check(input: &CheckInput) -> Report {
 
     for n in &conf.notes {
         let sev = match n.id.as_str() {
-            "conf.scheduler_default_filters_ignored" | "conf.section_default_case" | "conf.section_spaces" | "conf.unknown_option" | "conf.inline_comment" => Severity::Warning,
+            "conf.scheduler_default_filters_ignored"
+            | "conf.section_default_case"
+            | "conf.section_spaces"
+            | "conf.unknown_option"
+            | "conf.inline_comment" => Severity::Warning,
             _ => Severity::Info,
         };
         problems.push(problem(&n.id, sev, n.message.clone(), Some(n.loc.clone())));
@@ -504,7 +533,10 @@ fn near_miss(al: &super::alias::Alias, pools: &[Pool]) -> String {
         for p in pools {
             let same = |key: &str| match s.get(key) {
                 None => true,
-                Some(v) => Some(v.to_lowercase()) == p.get(key).and_then(PyValue::as_str).map(str::to_lowercase),
+                Some(v) => {
+                    Some(v.to_lowercase())
+                        == p.get(key).and_then(PyValue::as_str).map(str::to_lowercase)
+                }
             };
             let ids_ok = same("vendor_id") && same("product_id");
             if !ids_ok {
@@ -515,18 +547,29 @@ fn near_miss(al: &super::alias::Alias, pools: &[Pool]) -> String {
                     return format!(
                         "; the {} devices exposed are {}, not {t}",
                         p.ids(),
-                        p.get("dev_type").map(PyValue::to_py_str).unwrap_or_default()
+                        p.get("dev_type")
+                            .map(PyValue::to_py_str)
+                            .unwrap_or_default()
                     );
                 }
             }
-            if p.get("dev_type") == Some(&PyValue::Str(TYPE_PF.into())) && s.get("dev_type") != Some(TYPE_PF) {
+            if p.get("dev_type") == Some(&PyValue::Str(TYPE_PF.into()))
+                && s.get("dev_type") != Some(TYPE_PF)
+            {
                 return format!(
                     "; {} is exposed as a PF, and nova only gives PFs to aliases with \"device_type\": \"type-PF\"",
                     p.ids()
                 );
             }
             if let Some(k) = s.fields.iter().find(|(k, v)| {
-                !["vendor_id", "product_id", "dev_type", "resource_class", "traits"].contains(&k.as_str())
+                ![
+                    "vendor_id",
+                    "product_id",
+                    "dev_type",
+                    "resource_class",
+                    "traits",
+                ]
+                .contains(&k.as_str())
                     && p.get(k).map(|x| x.to_py_str().to_lowercase()) != Some(v.to_lowercase())
             }) {
                 return format!(
@@ -552,11 +595,21 @@ fn flavor_summary(
     let disagree = v.disagree();
     if disagree {
         let msg = match (&v.api_error, &v.boot) {
-            (Some(api), Ok(_)) => format!("flavor value '{value}': the API rejects it ({api}) but nova would boot with it"),
-            (None, Err(e)) => format!("flavor value '{value}': the API accepts it, but every server create fails: {}: {}", e.exception, e.message),
+            (Some(api), Ok(_)) => format!(
+                "flavor value '{value}': the API rejects it ({api}) but nova would boot with it"
+            ),
+            (None, Err(e)) => format!(
+                "flavor value '{value}': the API accepts it, but every server create fails: {}: {}",
+                e.exception, e.message
+            ),
             _ => String::new(),
         };
-        problems.push(problem("flavor.layers_disagree", Severity::Warning, msg, None));
+        problems.push(problem(
+            "flavor.layers_disagree",
+            Severity::Warning,
+            msg,
+            None,
+        ));
     }
     let (requests, fits, reason, boot_error) = match &v.boot {
         Err(e) => {
@@ -566,16 +619,29 @@ fn flavor_summary(
                 format!("flavor value '{value}' fails at boot: {}", e.message),
                 None,
             ));
-            (Vec::new(), false, format!("server create fails: {}", e.message), Some(e.clone()))
+            (
+                Vec::new(),
+                false,
+                format!("server create fails: {}", e.message),
+                Some(e.clone()),
+            )
         }
         Ok(reqs) => {
             let fit = fit_requests(pools, reqs);
             let fits = compute_starts && fit.iter().all(|f| f.fits);
             let reason = if !compute_starts {
-                "nova-compute does not start with this configuration, so it reports no devices".to_string()
+                "nova-compute does not start with this configuration, so it reports no devices"
+                    .to_string()
             } else if fits {
                 fit.iter()
-                    .map(|f| format!("{} x{} from {} device(s)", f.alias, f.count, f.steps.last().map_or(0, |s| s.devices_left)))
+                    .map(|f| {
+                        format!(
+                            "{} x{} from {} device(s)",
+                            f.alias,
+                            f.count,
+                            f.steps.last().map_or(0, |s| s.devices_left)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             } else {
@@ -612,7 +678,11 @@ fn explain_misfit(f: &RequestFit, r: &super::flavor::Request, pools: &[Pool]) ->
         .specs
         .iter()
         .map(|s| {
-            let ids = format!("{}:{}", s.get("vendor_id").unwrap_or("*"), s.get("product_id").unwrap_or("*"));
+            let ids = format!(
+                "{}:{}",
+                s.get("vendor_id").unwrap_or("*"),
+                s.get("product_id").unwrap_or("*")
+            );
             match s.get("dev_type") {
                 Some(t) => format!("{t} {ids}"),
                 None => ids,
@@ -621,7 +691,10 @@ fn explain_misfit(f: &RequestFit, r: &super::flavor::Request, pools: &[Pool]) ->
         .collect::<Vec<_>>()
         .join(" or ");
     let have = f.steps.first().map_or(0, |s| s.devices_left);
-    let mut out = format!("alias {} wants {} {want}, device_spec exposes {have} matching", f.alias, f.count);
+    let mut out = format!(
+        "alias {} wants {} {want}, device_spec exposes {have} matching",
+        f.alias, f.count
+    );
     if pools.is_empty() {
         out.push_str(" (no device is exposed at all)");
     }
@@ -629,9 +702,13 @@ fn explain_misfit(f: &RequestFit, r: &super::flavor::Request, pools: &[Pool]) ->
     for s in f.steps.iter().skip(1) {
         if s.devices_left < prev {
             let why = match s.step {
-                "unrequested_pf" => "PFs are kept only for aliases with \"device_type\": \"type-PF\"",
+                "unrequested_pf" => {
+                    "PFs are kept only for aliases with \"device_type\": \"type-PF\""
+                }
                 "unrequested_vdpa" => "vDPA devices are kept only when requested",
-                "unrequested_remote_managed" => "remote-managed devices are kept only for requests that ask for them",
+                "unrequested_remote_managed" => {
+                    "remote-managed devices are kept only for requests that ask for them"
+                }
                 "live_migratable" => "the alias's live_migratable does not match the devices' tag",
                 _ => "",
             };
@@ -652,10 +729,15 @@ fn spec_problems(
     for (i, (vi, s)) in flat.iter().enumerate() {
         let loc = conf.device_spec.get(*vi).map(|c| c.loc.clone());
         if taken[i].is_empty() {
-            let mut msg = format!("device_spec #{i} {} matches no device on this host", s.raw.repr());
+            let mut msg = format!(
+                "device_spec #{i} {} matches no device on this host",
+                s.raw.repr()
+            );
             if let Some(name) = &s.devname {
                 if s.address.is_none() {
-                    msg.push_str(&format!(" (there is no network interface '{name}'; nova does not complain)"));
+                    msg.push_str(&format!(
+                        " (there is no network interface '{name}'; nova does not complain)"
+                    ));
                 }
             }
             // A VF id whose PF has no VFs enabled.
@@ -664,7 +746,9 @@ fn spec_problems(
                 let vf_id = sr.vf_device_id.map(|x| x.to_string());
                 let vendor_ok = s.vendor_id == "*" || s.vendor_id == pf.vendor_id.to_string();
                 let by_id = vendor_ok && vf_id.as_deref() == Some(s.product_id.as_str());
-                let by_pf = s.address.as_ref().is_some_and(|a| a.is_physical_function && a.spec.fields().to_string() == pf.address.to_string());
+                let by_pf = s.address.as_ref().is_some_and(|a| {
+                    a.is_physical_function && a.spec.fields().to_string() == pf.address.to_string()
+                });
                 if (by_id || by_pf) && sr.num_vfs == 0 {
                     msg.push_str(&format!(
                         "; its VFs would come from PF {} which has 0 of {} VFs enabled (sriov_numvfs = 0)",
@@ -675,7 +759,13 @@ fn spec_problems(
             problems.push(problem("spec.matches_nothing", Severity::Warning, msg, loc));
             continue;
         }
-        if s.raw == PyValue::Dict(Vec::new()) || s.vendor_id == "*" && s.product_id == "*" && s.address.as_ref().is_some_and(|a| a.spec.fields().to_string() == "*:*:*.*") {
+        if s.raw == PyValue::Dict(Vec::new())
+            || s.vendor_id == "*"
+                && s.product_id == "*"
+                && s.address
+                    .as_ref()
+                    .is_some_and(|a| a.spec.fields().to_string() == "*:*:*.*")
+        {
             problems.push(problem(
                 "spec.matches_everything",
                 Severity::Warning,
@@ -705,19 +795,29 @@ fn spec_problems(
     }
 }
 
-fn device_problems(exposed: &[(&NovaDevice, &DeviceSpec)], conf: &NovaConf, problems: &mut Vec<Problem>) {
-    let addrs: Vec<&str> = exposed.iter().filter_map(|(d, _)| d.address.as_deref()).collect();
+fn device_problems(
+    exposed: &[(&NovaDevice, &DeviceSpec)],
+    conf: &NovaConf,
+    problems: &mut Vec<Problem>,
+) {
+    let addrs: Vec<&str> = exposed
+        .iter()
+        .filter_map(|(d, _)| d.address.as_deref())
+        .collect();
     for (d, s) in exposed {
         if d.dev_type != TYPE_VF {
             continue;
         }
-        let Some(p) = d.parent_addr.as_deref() else { continue };
+        let Some(p) = d.parent_addr.as_deref() else {
+            continue;
+        };
         if addrs.contains(&p) {
-            let sev = if conf.report_in_placement && !tags::loose_bool(s.tag(tags::PHYSICAL_NETWORK)) {
-                Severity::Error
-            } else {
-                Severity::Info
-            };
+            let sev =
+                if conf.report_in_placement && !tags::loose_bool(s.tag(tags::PHYSICAL_NETWORK)) {
+                    Severity::Error
+                } else {
+                    Severity::Info
+                };
             let why = if sev == Severity::Error {
                 "with report_in_placement nova-compute fails (PlacementPciDependentDeviceException)"
             } else {
@@ -726,7 +826,10 @@ fn device_problems(exposed: &[(&NovaDevice, &DeviceSpec)], conf: &NovaConf, prob
             problems.push(problem(
                 "spec.pf_and_vf",
                 sev,
-                format!("PF {p} and its VF {} are both exposed: {why}", d.address.as_deref().unwrap_or("?")),
+                format!(
+                    "PF {p} and its VF {} are both exposed: {why}",
+                    d.address.as_deref().unwrap_or("?")
+                ),
                 None,
             ));
         }
@@ -759,7 +862,9 @@ fn filter_problems(conf: &NovaConf, problems: &mut Vec<Problem>) {
             problems.push(problem(
                 "filter.removed",
                 Severity::Error,
-                format!("{f} in enabled_filters was removed in nova {v}: nova-scheduler fails to start"),
+                format!(
+                    "{f} in enabled_filters was removed in nova {v}: nova-scheduler fails to start"
+                ),
                 conf.enabled_filters_loc.clone(),
             ));
         }

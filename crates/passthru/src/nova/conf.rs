@@ -197,7 +197,12 @@ pub fn parse_ini(file: &str, body: &str) -> Result<IniFile, ConfError> {
             match &mut pending {
                 Some((_, lines, _)) => lines.push(text::lstrip(line).to_string()),
                 None => {
-                    return Err(parse_error(file, lineno, "Unexpected continuation line", line))
+                    return Err(parse_error(
+                        file,
+                        lineno,
+                        "Unexpected continuation line",
+                        line,
+                    ))
                 }
             }
             continue;
@@ -353,7 +358,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Values of `(group, name)` in one file, in order.
-    fn values_in(file: &'a IniFile, group: &str, name: &str) -> impl Iterator<Item = &'a Assignment> {
+    fn values_in(
+        file: &'a IniFile,
+        group: &str,
+        name: &str,
+    ) -> impl Iterator<Item = &'a Assignment> {
         let group = group.to_string();
         let name = name.to_string();
         file.assignments
@@ -418,7 +427,9 @@ impl<'a> Reader<'a> {
             OptKind::Multi => {
                 let vals = self.multi(&[(&g, &n)]);
                 if vals.is_empty() {
-                    return default.map(str::to_string).ok_or_else(|| host_dependent(&n));
+                    return default
+                        .map(str::to_string)
+                        .ok_or_else(|| host_dependent(&n));
                 }
                 let subbed: Result<Vec<String>, String> = vals
                     .iter()
@@ -454,7 +465,9 @@ impl<'a> Reader<'a> {
         let chars: Vec<char> = value.chars().collect();
         let mut out = String::with_capacity(value.len());
         let mut i = 0;
-        let id_start = |c: char| c == '_' || c.is_ascii_alphabetic() || "\u{131}\u{17f}\u{212a}\u{130}".contains(c);
+        let id_start = |c: char| {
+            c == '_' || c.is_ascii_alphabetic() || "\u{131}\u{17f}\u{212a}\u{130}".contains(c)
+        };
         let id_cont = |c: char| id_start(c) || c == '.' || c.is_ascii_digit();
         while i < chars.len() {
             let c = chars[i];
@@ -604,7 +617,10 @@ impl NovaConf {
         conf.report_in_placement = read_bool("pci", "report_in_placement", &mut conf);
         conf.pci_in_placement = read_bool("filter_scheduler", "pci_in_placement", &mut conf);
 
-        conf.enabled_filters = DEFAULT_ENABLED_FILTERS.iter().map(|s| s.to_string()).collect();
+        conf.enabled_filters = DEFAULT_ENABLED_FILTERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         if let Some(a) = r.single(&[("filter_scheduler", "enabled_filters")]) {
             conf.enabled_filters_loc = Some(a.loc.clone());
             match r.substitute(&a.value, "filter_scheduler", 0) {
@@ -692,17 +708,31 @@ fn notes(files: &[IniFile]) -> Vec<ConfNote> {
                     .filter(|(wg, _)| *wg == g)
                     .map(|(_, n)| *n)
                     .find(|n| strsim::damerau_levenshtein(n, &a.key) <= 2);
-                let hint = near.map(|n| format!("; did you mean {n}?")).unwrap_or_default();
-                note("conf.unknown_option", &a.loc, format!(
-                    "[{}] {} is not a nova option and is ignored{hint}",
-                    a.section, a.key
-                ));
+                let hint = near
+                    .map(|n| format!("; did you mean {n}?"))
+                    .unwrap_or_default();
+                note(
+                    "conf.unknown_option",
+                    &a.loc,
+                    format!(
+                        "[{}] {} is not a nova option and is ignored{hint}",
+                        a.section, a.key
+                    ),
+                );
             }
-            if a.value.contains('#') && (a.key.contains("device_spec") || a.key.contains("alias") || a.key.contains("whitelist")) {
-                note("conf.inline_comment", &a.loc, format!(
-                    "[{}] {}: '#' is part of the value (oslo.config has no inline comments)",
-                    a.section, a.key
-                ));
+            if a.value.contains('#')
+                && (a.key.contains("device_spec")
+                    || a.key.contains("alias")
+                    || a.key.contains("whitelist"))
+            {
+                note(
+                    "conf.inline_comment",
+                    &a.loc,
+                    format!(
+                        "[{}] {}: '#' is part of the value (oslo.config has no inline comments)",
+                        a.section, a.key
+                    ),
+                );
             }
         }
     }
@@ -730,7 +760,10 @@ mod tests {
             values(&c.device_spec),
             ["{\"c\": 3}", "{\"b\": 2}", "{\"a\": 1}", "{\"d\": 4}"]
         );
-        assert_eq!(c.device_spec[0].option, "[DEFAULT] pci_passthrough_whitelist");
+        assert_eq!(
+            c.device_spec[0].option,
+            "[DEFAULT] pci_passthrough_whitelist"
+        );
         assert_eq!(c.device_spec[0].loc.line, 5);
         assert!(c.notes.iter().any(|n| n.id == "conf.deprecated_name"));
     }
@@ -748,13 +781,19 @@ mod tests {
     #[test]
     fn dollar_substitution() {
         let c = conf("[pci]\ndevice_spec = {\"address\": {\"bus\": \"0a$$\"}} $\ndevice_spec = a\\$b ${pci.report_in_placement}x\n");
-        assert_eq!(c.device_spec[0].value, "{\"address\": {\"bus\": \"0a$\"}} $");
+        assert_eq!(
+            c.device_spec[0].value,
+            "{\"address\": {\"bus\": \"0a$\"}} $"
+        );
         assert_eq!(c.device_spec[1].value, "a$b Falsex");
         let host = conf("[pci]\ndevice_spec = $state_path\n");
         assert!(host.errors[0].message.contains("depends on the host"));
         let bad = conf("[pci]\ndevice_spec = {\"bus\": \"$bus\"}\n");
         assert!(bad.device_spec.is_empty());
-        assert_eq!(bad.errors[0].message, "no such option bus in group [DEFAULT]");
+        assert_eq!(
+            bad.errors[0].message,
+            "no such option bus in group [DEFAULT]"
+        );
         assert_eq!(bad.errors[0].loc.line, 2);
         let sub = conf("[pci]\nreport_in_placement = yes\ndevice_spec = $report_in_placement\n");
         assert_eq!(sub.device_spec[0].value, "True");
@@ -772,7 +811,10 @@ mod tests {
         );
         let d = conf("[DEFAULT]\nscheduler_default_filters = PciPassthroughFilter\n");
         assert_eq!(d.enabled_filters, DEFAULT_ENABLED_FILTERS);
-        assert!(d.notes.iter().any(|n| n.id == "conf.scheduler_default_filters_ignored"));
+        assert!(d
+            .notes
+            .iter()
+            .any(|n| n.id == "conf.scheduler_default_filters_ignored"));
     }
 
     #[test]
@@ -784,7 +826,9 @@ mod tests {
             "Failed to parse /etc/nova/nova.conf: at /etc/nova/nova.conf:2, No ':' or '=' found in assignment: 'device_spec'"
         );
         let e = NovaConf::parse(&[("n", "a = 1\n")]).unwrap_err();
-        assert!(e.message.contains("Section must be started before assignment"));
+        assert!(e
+            .message
+            .contains("Section must be started before assignment"));
         let e = NovaConf::parse(&[("n", "[pci] # x\n")]).unwrap_err();
         assert!(e.message.contains("Invalid section (must end with ])"));
         let e = NovaConf::parse(&[("n", "  x\n")]).unwrap_err();

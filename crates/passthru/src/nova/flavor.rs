@@ -169,12 +169,18 @@ mod tests {
         assert_eq!(r[0].alias, "Cirrus Logic");
         let r = boot_requests("a2:1", &a, Some("preferred")).unwrap();
         assert_eq!(r[0].numa_policy, "preferred");
-        assert_eq!(boot_requests("a2:1", &a, None).unwrap()[0].numa_policy, "required");
+        assert_eq!(
+            boot_requests("a2:1", &a, None).unwrap()[0].numa_policy,
+            "required"
+        );
         assert_eq!(
             boot_requests("a1:1,zz:1", &a, None).unwrap_err().exception,
             "PciRequestAliasNotDefined"
         );
-        assert_eq!(boot_requests("a1:1:2", &a, None).unwrap_err().message, "too many values to unpack (expected 2)");
+        assert_eq!(
+            boot_requests("a1:1:2", &a, None).unwrap_err().message,
+            "too many values to unpack (expected 2)"
+        );
         assert_eq!(boot_requests("a1:٣", &a, None).unwrap()[0].count, 3);
     }
 }

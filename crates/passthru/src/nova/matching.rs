@@ -52,19 +52,20 @@ pub struct NovaDevice {
 impl NovaDevice {
     /// The dict nova builds for one of a host's devices.
     pub fn from_host(host: &Host, dev: &PciDevice) -> NovaDevice {
-        let (dev_type, parent_addr, parent_ifname) = if dev.sriov.as_ref().is_some_and(|s| s.total_vfs > 0) {
-            (TYPE_PF.to_string(), None, None)
-        } else if let Some(pf) = dev.physfn {
-            // nova names the PF's interface only when the VF itself has a netdev.
-            let ifname = if dev.netdevs.is_empty() {
-                None
+        let (dev_type, parent_addr, parent_ifname) =
+            if dev.sriov.as_ref().is_some_and(|s| s.total_vfs > 0) {
+                (TYPE_PF.to_string(), None, None)
+            } else if let Some(pf) = dev.physfn {
+                // nova names the PF's interface only when the VF itself has a netdev.
+                let ifname = if dev.netdevs.is_empty() {
+                    None
+                } else {
+                    host.device(&pf).and_then(|p| p.netdevs.last().cloned())
+                };
+                (TYPE_VF.to_string(), Some(pf.to_string()), ifname)
             } else {
-                host.device(&pf).and_then(|p| p.netdevs.last().cloned())
+                (TYPE_PCI.to_string(), None, None)
             };
-            (TYPE_VF.to_string(), Some(pf.to_string()), ifname)
-        } else {
-            (TYPE_PCI.to_string(), None, None)
-        };
         NovaDevice {
             address: Some(dev.address.to_string()),
             vendor_id: Some(dev.vendor_id.to_string()),
@@ -79,7 +80,10 @@ impl NovaDevice {
 
     /// Every device of a host, in address order.
     pub fn all_from_host(host: &Host) -> Vec<NovaDevice> {
-        host.devices.iter().map(|d| NovaDevice::from_host(host, d)).collect()
+        host.devices
+            .iter()
+            .map(|d| NovaDevice::from_host(host, d))
+            .collect()
     }
 }
 
@@ -93,14 +97,23 @@ impl DeviceSpec {
         let Some(addr) = &self.address else {
             return Ok(false);
         };
-        let vendor = dev.vendor_id.as_deref().ok_or_else(|| key_error("vendor_id"))?;
+        let vendor = dev
+            .vendor_id
+            .as_deref()
+            .ok_or_else(|| key_error("vendor_id"))?;
         let vendor_ok = self.vendor_id == "*" || self.vendor_id == vendor;
-        let product = dev.product_id.as_deref().ok_or_else(|| key_error("product_id"))?;
+        let product = dev
+            .product_id
+            .as_deref()
+            .ok_or_else(|| key_error("product_id"))?;
         let product_ok = self.product_id == "*" || self.product_id == product;
         let address = dev.address.as_deref().ok_or_else(|| key_error("address"))?;
         let addr_ok = addr.matches(address, dev.parent_addr.as_deref())?;
         let vpd_ok = !self.remote_managed
-            || dev.card_serial_number.as_deref().is_some_and(|s| !s.is_empty());
+            || dev
+                .card_serial_number
+                .as_deref()
+                .is_some_and(|s| !s.is_empty());
         Ok(vendor_ok && product_ok && addr_ok && vpd_ok)
     }
 }

@@ -63,7 +63,8 @@ impl Pool {
 }
 
 fn opt_str(v: &Option<String>) -> PyValue {
-    v.as_ref().map_or(PyValue::None, |s| PyValue::Str(s.clone()))
+    v.as_ref()
+        .map_or(PyValue::None, |s| PyValue::Str(s.clone()))
 }
 
 /// The pool keys nova builds for a device taken by a spec.
@@ -113,7 +114,9 @@ fn same_keys(a: &PoolKeys, b: &PoolKeys) -> bool {
 }
 
 /// Groups exposed devices (each with the spec that took it) into pools.
-pub fn build_pools<'a>(exposed: impl IntoIterator<Item = (&'a NovaDevice, &'a DeviceSpec)>) -> Vec<Pool> {
+pub fn build_pools<'a>(
+    exposed: impl IntoIterator<Item = (&'a NovaDevice, &'a DeviceSpec)>,
+) -> Vec<Pool> {
     let mut pools: Vec<Pool> = Vec::new();
     for (dev, spec) in exposed {
         let keys = pool_keys(dev, spec);
@@ -192,15 +195,22 @@ pub fn fit_requests(pools: &[Pool], requests: &[Request]) -> Vec<RequestFit> {
             .filter(|&i| left[i] > 0)
             .map(|i| (i, left[i]))
             .collect();
-        let mut keep = |name: &'static str, cand: &mut Vec<(usize, usize)>, f: &dyn Fn(&Pool) -> bool| {
-            cand.retain(|(i, _)| f(&pools[*i]));
-            steps.push(Step {
-                step: name,
-                devices_left: total(cand),
-            });
+        let mut keep =
+            |name: &'static str, cand: &mut Vec<(usize, usize)>, f: &dyn Fn(&Pool) -> bool| {
+                cand.retain(|(i, _)| f(&pools[*i]));
+                steps.push(Step {
+                    step: name,
+                    devices_left: total(cand),
+                });
+            };
+        keep("spec", &mut cand, &|p| {
+            specs.iter().any(|s| spec_matches_pool(s, p))
+        });
+        let asks = |k: &str, v: &str| {
+            specs
+                .iter()
+                .any(|s| s.iter().any(|(kk, vv)| kk == k && vv == v))
         };
-        keep("spec", &mut cand, &|p| specs.iter().any(|s| spec_matches_pool(s, p)));
-        let asks = |k: &str, v: &str| specs.iter().any(|s| s.iter().any(|(kk, vv)| kk == k && vv == v));
         if !asks("dev_type", TYPE_PF) {
             keep("unrequested_pf", &mut cand, &|p| {
                 p.get("dev_type") != Some(&PyValue::Str(TYPE_PF.into()))
@@ -212,15 +222,20 @@ pub fn fit_requests(pools: &[Pool], requests: &[Request]) -> Vec<RequestFit> {
             });
         }
         let wants_rm = specs.iter().any(|s| {
-            s.iter()
-                .any(|(k, v)| k == tags::REMOTE_MANAGED && super::py::text::bool_from_str(v) == Some(true))
+            s.iter().any(|(k, v)| {
+                k == tags::REMOTE_MANAGED && super::py::text::bool_from_str(v) == Some(true)
+            })
         });
         if !wants_rm {
             keep("unrequested_remote_managed", &mut cand, &|p| {
                 !tags::loose_bool(p.get(tags::REMOTE_MANAGED))
             });
         }
-        let lm = |v: &str| specs.iter().all(|s| s.iter().any(|(k, vv)| k == "live_migratable" && vv == v));
+        let lm = |v: &str| {
+            specs
+                .iter()
+                .all(|s| s.iter().any(|(k, vv)| k == "live_migratable" && vv == v))
+        };
         if lm("true") || lm("false") {
             let want = if lm("true") { "true" } else { "false" };
             keep("live_migratable", &mut cand, &|p| {

@@ -94,7 +94,9 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
     }
     let mut devs: Vec<&PciDevice> = Vec::new();
     for a in &req.devices {
-        let d = host.device(a).ok_or_else(|| RenderError::Unknown(a.to_string()))?;
+        let d = host
+            .device(a)
+            .ok_or_else(|| RenderError::Unknown(a.to_string()))?;
         if !devs.iter().any(|x| x.address == d.address) {
             devs.push(d);
         }
@@ -142,7 +144,11 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
     // working when the VF count changes) restricted to the VF product id.
     let mut specs: Vec<String> = Vec::new();
     let mut covered: Vec<String> = Vec::new();
-    for pf in host.devices.iter().filter(|p| p.sriov.as_ref().is_some_and(|s| s.total_vfs > 0)) {
+    for pf in host
+        .devices
+        .iter()
+        .filter(|p| p.sriov.as_ref().is_some_and(|s| s.total_vfs > 0))
+    {
         let vfs: Vec<String> = pf.virtfns.iter().map(|v| v.to_string()).collect();
         if vfs.is_empty() || !vfs.iter().all(|v| selected.contains(v)) {
             continue;
@@ -157,7 +163,9 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
         if ids.iter().any(|i| i != first) {
             continue;
         }
-        let Some((vendor, product)) = first.split_once(':') else { continue };
+        let Some((vendor, product)) = first.split_once(':') else {
+            continue;
+        };
         specs.push(tag(vec![
             ("vendor_id", vendor.to_string()),
             ("product_id", product.to_string()),
@@ -215,13 +223,16 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
         })
         .collect();
     // nova must accept what we render.
-    super::alias::parse_aliases(&alias, false)
-        .map_err(|e| RenderError::Invalid(format!("rendered alias rejected: {}", e.error.message)))?;
+    super::alias::parse_aliases(&alias, false).map_err(|e| {
+        RenderError::Invalid(format!("rendered alias rejected: {}", e.error.message))
+    })?;
 
-    let mut filters = req
-        .enabled_filters
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ENABLED_FILTERS.iter().map(|s| s.to_string()).collect());
+    let mut filters = req.enabled_filters.clone().unwrap_or_else(|| {
+        DEFAULT_ENABLED_FILTERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
     if !filters.iter().any(|f| f == PCI_FILTER) {
         filters.push(PCI_FILTER.to_string());
     }
@@ -244,8 +255,7 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
 
 fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.:,/=@%+".contains(c))
     {
         s.to_string()
@@ -266,8 +276,9 @@ fn selection_of(host: &Host, specs: &[String]) -> Result<Vec<String>, RenderErro
         // Rendered values go through oslo.config's `$$` unescaping first.
         let v = s.replace("$$", "$");
         flat.extend(
-            spec::parse_value(&v, ctx)
-                .map_err(|e| RenderError::Invalid(format!("rendered spec rejected: {}", e.message)))?,
+            spec::parse_value(&v, ctx).map_err(|e| {
+                RenderError::Invalid(format!("rendered spec rejected: {}", e.message))
+            })?,
         );
     }
     let refs: Vec<&spec::DeviceSpec> = flat.iter().collect();
@@ -329,7 +340,11 @@ fn section_of(line: &str) -> Option<String> {
 pub fn edit_conf(file: &str, text: &str, edit: &ConfEdit) -> Result<String, ConfError> {
     let ini = parse_ini(file, text)?;
     let current = NovaConf::from_files(std::slice::from_ref(&ini));
-    let have_spec: Vec<String> = current.device_spec.iter().map(|v| v.value.clone()).collect();
+    let have_spec: Vec<String> = current
+        .device_spec
+        .iter()
+        .map(|v| v.value.clone())
+        .collect();
     let have_alias: Vec<String> = current.alias.iter().map(|v| v.value.clone()).collect();
     let unescape = |s: &String| s.replace("$$", "$");
     let new_spec: Vec<&String> = edit
@@ -351,26 +366,29 @@ pub fn edit_conf(file: &str, text: &str, edit: &ConfEdit) -> Result<String, Conf
     let mut add_fs_line: Option<String> = None;
     let mut changed = !new_spec.is_empty() || !new_alias.is_empty();
     if edit.add_filter && !current.enabled_filters.iter().any(|f| f == PCI_FILTER) {
-        match ini
-            .assignments
-            .iter()
-            .rev()
-            .find(|a| conf::normalize_group(&a.section) == "filter_scheduler" && a.key == "enabled_filters")
-        {
+        match ini.assignments.iter().rev().find(|a| {
+            conf::normalize_group(&a.section) == "filter_scheduler" && a.key == "enabled_filters"
+        }) {
             Some(a) => {
                 let mut list = conf::parse_list(&a.value);
                 list.push(PCI_FILTER.to_string());
                 let start = a.loc.line - 1;
                 // The assignment spans its continuation lines.
                 let mut end = start + 1;
-                while end < lines.len() && (lines[end].starts_with(' ') || lines[end].starts_with('\t')) && !py::text::rstrip(&lines[end]).is_empty() {
+                while end < lines.len()
+                    && (lines[end].starts_with(' ') || lines[end].starts_with('\t'))
+                    && !py::text::rstrip(&lines[end]).is_empty()
+                {
                     end += 1;
                 }
                 lines.splice(start..end, [format!("{} = {}", a.key, list.join(","))]);
                 changed = true;
             }
             None => {
-                let mut list: Vec<String> = DEFAULT_ENABLED_FILTERS.iter().map(|s| s.to_string()).collect();
+                let mut list: Vec<String> = DEFAULT_ENABLED_FILTERS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 list.push(PCI_FILTER.to_string());
                 add_fs_line = Some(format!("enabled_filters = {}", list.join(",")));
                 changed = true;

@@ -101,7 +101,10 @@ impl DeviceSpec {
                 Some(v) if v.truthy() => v,
                 _ => PyValue::Str("*:*:*.*".into()),
             };
-            (Some(WhitelistAddress::from_config(&value, ctx.sysfs)?), None)
+            (
+                Some(WhitelistAddress::from_config(&value, ctx.sysfs)?),
+                None,
+            )
         };
 
         let remote_managed = tags::loose_bool(tags::get(&tags, tags::REMOTE_MANAGED));
@@ -144,7 +147,9 @@ impl DeviceSpec {
             None => NovaError::not_found_by_id(&pf_addr),
             Some(msg) => NovaError::new("ValueError", msg),
         };
-        let vf_product = sysfs.vf_product_id_by_pf_addr(&pf_addr).map_err(sysfs_err)?;
+        let vf_product = sysfs
+            .vf_product_id_by_pf_addr(&pf_addr)
+            .map_err(sysfs_err)?;
         let (pf_vendor, pf_product) = sysfs.pci_ids_by_pci_addr(&pf_addr).map_err(sysfs_err)?;
         let vendor_ok = self.vendor_id == "*" || self.vendor_id == pf_vendor;
         if self.product_id == vf_product && vendor_ok {

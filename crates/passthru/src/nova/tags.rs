@@ -88,8 +88,12 @@ mod tests {
             norm(PyValue::Str("".into())).unwrap_err(),
             "Invalid [pci]device_spec config: Cannot parse tag 'managed': Unrecognized value '', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
         );
-        assert!(norm(PyValue::Int("2".into())).unwrap_err().contains("Unrecognized value '2'"));
-        assert!(norm(PyValue::Float(1.0)).unwrap_err().contains("Unrecognized value '1.0'"));
+        assert!(norm(PyValue::Int("2".into()))
+            .unwrap_err()
+            .contains("Unrecognized value '2'"));
+        assert!(norm(PyValue::Float(1.0))
+            .unwrap_err()
+            .contains("Unrecognized value '1.0'"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl PyValue {
         match self {
             PyValue::None => false,
             PyValue::Bool(b) => *b,
-            PyValue::Int(s) => s.trim_start_matches('-').trim_start_matches('0') != "",
+            PyValue::Int(s) => !s.trim_start_matches('-').trim_start_matches('0').is_empty(),
             PyValue::Float(f) => *f != 0.0,
             PyValue::Str(s) => !s.is_empty(),
             PyValue::List(l) => !l.is_empty(),
@@ -212,14 +212,9 @@ impl Scanner<'_> {
     }
 
     fn starts(&self, i: usize, lit: &str) -> bool {
-        let mut j = i;
-        for c in lit.chars() {
-            if self.s.get(j) != Some(&c) {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        lit.chars()
+            .enumerate()
+            .all(|(k, c)| self.s.get(i + k) == Some(&c))
     }
 
     fn scan_once(&self, i: usize) -> Result<(PyValue, usize), Fail> {
@@ -561,7 +556,10 @@ mod tests {
         );
         assert_eq!(err("0123"), "Extra data: line 1 column 2 (char 1)");
         assert!(err(&format!("[{}]", "1".repeat(5000))).starts_with("Exceeds the limit (4300"));
-        assert_eq!(loads(&"[".repeat(100_000)).unwrap_err().exception, "RecursionError");
+        assert_eq!(
+            loads(&"[".repeat(100_000)).unwrap_err().exception,
+            "RecursionError"
+        );
     }
 
     #[test]
