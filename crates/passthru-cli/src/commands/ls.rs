@@ -5,7 +5,7 @@ use crate::output::{emit, print_json};
 use anyhow::{bail, Result};
 use passthru::host::model::{Host, PciDevice};
 use passthru::inventory::filter::DeviceFilter;
-use passthru::pci::{ClassFamily, VendorId};
+use passthru::pci::{ClassFamily, PciFilter, VendorId};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -30,6 +30,11 @@ pub struct Args {
     /// Only SR-IOV virtual functions.
     #[arg(long)]
     pub vfs: bool,
+    /// Only devices matching an `lspci -d` filter: [vendor]:[device][:class[:prog-if]],
+    /// hex, empty or * for any, `x` digits in the class; several separated by commas
+    /// (as OpenNebula's probe FILTER). `::0300` every VGA card, `8086:1520` I350 VFs.
+    #[arg(long, value_name = "SPEC")]
+    pub filter: Option<String>,
     /// Nest VFs under their PF.
     #[arg(long)]
     pub tree: bool,
@@ -66,8 +71,13 @@ fn filter(args: &Args) -> Result<DeviceFilter> {
 /// Runs `passthru ls`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let f = filter(&args)?;
+    let ids = args.filter.as_deref().map(PciFilter::parse).transpose()?;
     let host = ctx.host()?;
-    let devices: Vec<&PciDevice> = host.devices.iter().filter(|d| f.matches(d)).collect();
+    let devices: Vec<&PciDevice> = host
+        .devices
+        .iter()
+        .filter(|d| f.matches(d) && ids.as_ref().is_none_or(|i| i.matches(d)))
+        .collect();
     if ctx.json() {
         print_json(&LsJson { devices })?;
         return Ok(ExitCode::SUCCESS);

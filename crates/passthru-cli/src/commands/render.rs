@@ -9,11 +9,11 @@ pub enum RenderCommand {
     /// nova.conf [pci] device_spec / alias lines, enabled_filters, the flavor command.
     Nova(super::render_nova::Args),
     /// A libvirt <hostdev> (or <interface type='hostdev'>) for each device.
-    Libvirt(Placeholder),
+    Libvirt(super::render_libvirt::Args),
     /// OpenNebula's PCI probe filter and VM template lines.
-    Opennebula(Placeholder),
+    Opennebula(super::render_opennebula::Args),
     /// qemu.conf cgroup_device_acl with the devices' /dev/vfio nodes.
-    QemuAcl(Placeholder),
+    QemuAcl(super::render_qemu_acl::Args),
 }
 
 /// Arguments of a renderer not in this build yet.
@@ -26,10 +26,10 @@ pub struct Placeholder {
 
 /// Runs a renderer.
 pub fn run(ctx: &Ctx, cmd: RenderCommand) -> anyhow::Result<ExitCode> {
-    Err(super::not_yet(match cmd {
-        RenderCommand::Nova(a) => return super::render_nova::run(ctx, a),
-        RenderCommand::Libvirt(_) => "render libvirt",
-        RenderCommand::Opennebula(_) => "render opennebula",
-        RenderCommand::QemuAcl(_) => "render qemu-acl",
-    }))
+    match cmd {
+        RenderCommand::Nova(a) => super::render_nova::run(ctx, a),
+        RenderCommand::Libvirt(a) => super::render_libvirt::run(ctx, a),
+        RenderCommand::Opennebula(a) => super::render_opennebula::run(ctx, a),
+        RenderCommand::QemuAcl(a) => super::render_qemu_acl::run(ctx, a),
+    }
 }

@@ -35,6 +35,12 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
+struct NodedevJson {
+    name: String,
+    xml: String,
+}
+
+#[derive(Serialize)]
 struct ShowJson<'a> {
     devices: Vec<&'a PciDevice>,
 }
@@ -44,7 +50,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let host = ctx.host()?;
     let devices = resolve::resolve_all(host, &args.devices)?;
     if args.format == Format::Nodedev {
-        return Err(super::not_yet("show --format nodedev"));
+        let docs: Vec<NodedevJson> = devices
+            .iter()
+            .map(|d| NodedevJson {
+                name: d.address.nodedev_name(),
+                xml: passthru::libvirt::nodedev_xml(host, d),
+            })
+            .collect();
+        if ctx.json() {
+            print_json(&serde_json::json!({ "nodedevs": docs }))?;
+        } else {
+            let text: Vec<&str> = docs.iter().map(|d| d.xml.as_str()).collect();
+            emit(&text.join("\n"))?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     if ctx.json() {
         print_json(&ShowJson { devices })?;

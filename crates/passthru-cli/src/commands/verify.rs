@@ -1,17 +1,158 @@
-//! `passthru verify` (being built; see the issue tracker).
+//! `passthru verify GUEST...`: a libvirt guest really got its PCI devices.
 
 use crate::context::Ctx;
+use crate::output::{emit, print_json, Outcome};
+use anyhow::{bail, Context as _, Result};
+use passthru::host::sources::libvirt as guests;
+use passthru::libvirt::verify::{
+    verify_domains, AliasSpec, Expectation, Finding, Severity, VerifyOptions, VerifyReport,
+};
+use passthru::libvirt::Domain;
+use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Arguments of `passthru verify`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "GUEST is a domain XML file (virsh dumpxml output) or a domain name, read with\n`virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify --all --connect qemu:///system\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
+)]
 pub struct Args {
-    /// Arguments, to be defined.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// Domain XML file(s) or domain name(s).
+    #[arg(value_name = "GUEST", required_unless_present = "all")]
+    pub guests: Vec<String>,
+    /// libvirt connection URI, as virsh takes it (qemu:///system, test:///abs/node.xml).
+    #[arg(long, short = 'c', value_name = "URI")]
+    pub connect: Option<String>,
+    /// Every domain of the connection (`virsh list --all`), and no device or IOMMU group
+    /// given to two guests.
+    #[arg(long)]
+    pub all: bool,
+    /// The guest must hold exactly COUNT devices of ALIAS, as a flavor's
+    /// pci_passthrough:alias asks (repeatable; `a1:2,a2:1` also works).
+    #[arg(long, value_name = "ALIAS:COUNT")]
+    pub expect: Vec<String>,
+    /// Define an alias as nova.conf's [pci] alias does (repeatable).
+    #[arg(long, value_name = "NAME=VENDOR:PRODUCT")]
+    pub alias: Vec<String>,
 }
 
-/// Runs the command.
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<ExitCode> {
-    Err(super::not_yet("verify"))
+/// Reads the guests named on the command line (files or domain names) and, with
+/// `--all`, every domain of the connection.
+fn load_guests(args: &Args) -> Result<Vec<Domain>> {
+    let uri = args.connect.as_deref();
+    let mut out = Vec::new();
+    if args.all {
+        out.extend(guests::all_domains(uri)?);
+    }
+    for g in &args.guests {
+        let p = Path::new(g);
+        if p.is_file() {
+            out.push(guests::read_domain_file(p)?);
+        } else if g.ends_with(".xml") || g.contains('/') {
+            bail!("{g}: no such file (GUEST is a domain XML file or a domain name)");
+        } else if !out.iter().any(|d: &Domain| d.name == *g) {
+            out.push(guests::dumpxml(uri, g)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `passthru verify`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let mut opts = VerifyOptions::default();
+    for e in &args.expect {
+        opts.expect
+            .extend(Expectation::parse_list(e).map_err(anyhow::Error::msg)?);
+    }
+    for a in &args.alias {
+        opts.aliases
+            .push(AliasSpec::parse(a).map_err(anyhow::Error::msg)?);
+    }
+    let doms = load_guests(&args)?;
+    if doms.is_empty() {
+        bail!(
+            "no guest to verify: the connection{} has no domain",
+            args.connect
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default()
+        );
+    }
+    let host = ctx.host().context("reading the host the guests run on")?;
+    let report = verify_domains(host, &doms, &opts);
+    if ctx.json() {
+        print_json(&report)?;
+    } else {
+        emit(&text(&report))?;
+    }
+    Ok(match report.verdict {
+        Severity::Pass => Outcome::Ok,
+        Severity::Warn => Outcome::Warn,
+        Severity::Fail => Outcome::Fail,
+    }
+    .into())
+}
+
+fn finding_lines(s: &mut String, f: &Finding) {
+    let _ = writeln!(s, "  {:<4}  {:<26} {}", f.severity, f.id, f.message);
+    if let Some(fix) = &f.fix {
+        if f.severity != Severity::Pass {
+            let _ = writeln!(s, "        {:<26} fix: {fix}", "");
+        }
+    }
+}
+
+/// The readable report: per guest, its devices and findings; then conflicts and the verdict.
+fn text(r: &VerifyReport) -> String {
+    let mut s = String::new();
+    for g in &r.guests {
+        let mut head = g.name.clone();
+        if let Some(n) = &g.nova_name {
+            let _ = write!(head, " (nova {n}");
+            if let Some(f) = &g.flavor {
+                let _ = write!(head, ", flavor {f}");
+            }
+            head.push(')');
+        }
+        let _ = writeln!(
+            s,
+            "{head}: {}, vCPUs on host CPUs {}",
+            if g.running { "running" } else { "shut off" },
+            g.vcpu_cpus
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "any".into())
+        );
+        for d in &g.devices {
+            let _ = writeln!(
+                s,
+                "  {} {} {}: {}",
+                d.address,
+                match d.kind {
+                    passthru::libvirt::AssignmentKind::Hostdev => "hostdev",
+                    passthru::libvirt::AssignmentKind::Interface => "interface",
+                },
+                if d.managed { "managed" } else { "unmanaged" },
+                d.description.as_deref().unwrap_or("not on this host")
+            );
+        }
+        for f in &g.findings {
+            finding_lines(&mut s, f);
+        }
+        s.push('\n');
+    }
+    if !r.conflicts.is_empty() {
+        let _ = writeln!(s, "across guests:");
+        for f in &r.conflicts {
+            finding_lines(&mut s, f);
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "verdict: {} ({} passed, {} warnings, {} failures)",
+        r.verdict, r.summary.pass, r.summary.warn, r.summary.fail
+    );
+    s
 }

@@ -1,5 +1,6 @@
 //! Sources: the only code that reads a host. Each produces a [`Host`](crate::host::Host).
 
+pub mod libvirt;
 pub mod lspci_text;
 pub mod snapshot;
 pub mod sysfs;

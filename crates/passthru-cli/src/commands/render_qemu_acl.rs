@@ -1,0 +1,30 @@
+//! `passthru render qemu-acl DEV...`: qemu.conf's `cgroup_device_acl` with libvirt's
+//! defaults, `/dev/vfio/vfio` and `/dev/vfio/N` for each device's IOMMU group.
+
+use crate::context::Ctx;
+use crate::output::{emit, print_json};
+use anyhow::Result;
+use passthru::host::resolve;
+use passthru::render::qemu_acl::render;
+use std::process::ExitCode;
+
+/// Arguments of `passthru render qemu-acl`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The device(s) guests get: 0000:07:10.7, 07:10.7, pci_0000_07_10_7, eno1, 8086:1520.
+    #[arg(value_name = "DEV", required = true)]
+    pub devices: Vec<String>,
+}
+
+/// Runs `passthru render qemu-acl`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let host = ctx.host()?;
+    let devices = resolve::resolve_all(host, &args.devices)?;
+    let acl = render(&devices)?;
+    if ctx.json() {
+        print_json(&acl)?;
+    } else {
+        emit(&acl.text())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,570 @@
+//! The libvirt, OpenNebula and qemu commands end to end, on fake trees the real
+//! `lspci` reads and against libvirt's own tools: `verify` on the seed's guest (file,
+//! domain name and `--all` through libvirt's test driver with a custom node file),
+//! its broken variants, `render libvirt` / `show --format nodedev` output through
+//! libvirt's schema and parser, and `ls --filter` against `lspci -d`.
+
+use passthru_testsupport::{bdf, scenarios, FakeHost, HostSpec};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+fn seed_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../passthru/tests/fixtures/libvirt")
+        .join(name)
+}
+
+fn seed_domain() -> String {
+    std::fs::read_to_string(seed_file("seed-instance-00000001.xml")).unwrap()
+}
+
+fn tree(spec: HostSpec) -> TempDir {
+    let t = tempfile::tempdir().unwrap();
+    FakeHost::new(spec).write(t.path()).unwrap();
+    t
+}
+
+fn passthru(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run passthru")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", out(o), err(o)))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// The seed's domain with one substitution (which must apply).
+fn variant(from: &str, to: &str) -> String {
+    let s = seed_domain();
+    assert!(s.contains(from), "{from}");
+    s.replacen(from, to, 1)
+}
+
+fn verify_file(root: &Path, xml: &str, extra: &[&str]) -> Output {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "guest.xml", xml);
+    let mut args = vec!["verify", f.as_str()];
+    args.extend_from_slice(extra);
+    passthru(root, &args)
+}
+
+fn failed_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["guests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["findings"].as_array().unwrap().clone())
+        .chain(v["conflicts"].as_array().unwrap().clone())
+        .filter(|f| f["severity"] == "fail")
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn the_seed_guest_passes_on_the_seed_host() {
+    let t = tree(scenarios::i350());
+    let o = verify_file(
+        t.path(),
+        &seed_domain(),
+        &["--expect", "igbnic:1", "--alias", "igbnic=8086:1520"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let s = out(&o);
+    for want in [
+        "instance-00000001 (nova pci-test, flavor pci_small): running",
+        "VF 1 of 0000:06:00.3 (eno4)",
+        "bound to vfio-pci while the guest runs",
+        "IOMMU group 40 holds only this device",
+        "flavor pci_small asks for igbnic:1, and the guest has 1",
+        "verdict: PASS",
+    ] {
+        assert!(s.contains(want), "{want:?} missing:\n{s}");
+    }
+    let o = verify_file(t.path(), &seed_domain(), &["--json"]);
+    let v = json(&o);
+    assert_eq!(v["verdict"], "pass");
+    let d = &v["guests"][0]["devices"][0];
+    assert_eq!(d["address"], "0000:07:10.7");
+    assert_eq!(d["host_driver"], "vfio-pci");
+    assert_eq!(d["iommu_group"], 40);
+    assert_eq!(d["numa_node"], 0);
+    assert_eq!(v["guests"][0]["flavor"], "pci_small");
+}
+
+#[test]
+fn broken_variants_fail_with_the_reason() {
+    // The device is absent.
+    let t = tree(scenarios::i350());
+    let o = verify_file(
+        t.path(),
+        &variant(
+            "slot='0x10' function='0x7'/>\n      </source>",
+            "slot='0x11' function='0x7'/>\n      </source>",
+        ),
+        &["--json"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(failed_ids(&json(&o)), vec!["libvirt.device.present"]);
+
+    // Bound to igbvf: the running guest does not hold it; shut off and unmanaged, it
+    // will not start.
+    let mut spec = scenarios::i350();
+    spec.device_mut(bdf("0000:06:00.3"))
+        .unwrap()
+        .sriov
+        .as_mut()
+        .unwrap()
+        .vfs[1]
+        .driver = Some("igbvf".into());
+    let t = tree(spec);
+    let o = verify_file(t.path(), &seed_domain(), &["--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(failed_ids(&json(&o)), vec!["libvirt.device.driver"]);
+    let off = variant("<domain type='kvm' id='2'>", "<domain type='kvm'>")
+        .replace("managed='yes'", "managed='no'");
+    let o = verify_file(t.path(), &off, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        out(&o).contains("managed='no' and bound to igbvf"),
+        "{}",
+        out(&o)
+    );
+    assert!(out(&o).contains("virsh nodedev-detach pci_0000_07_10_7 --driver vfio"));
+    // Shut off but managed: libvirt binds it at start.
+    let o = verify_file(
+        t.path(),
+        &variant("<domain type='kvm' id='2'>", "<domain type='kvm'>"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+
+    // vCPUs pinned on the other node (the seeds' host with a second node).
+    let t = tree(scenarios::i350().numa_node(1, "12-23"));
+    let o = verify_file(t.path(), &seed_domain(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let o = verify_file(
+        t.path(),
+        &variant("cpuset='0-11'", "cpuset='12-23'"),
+        &["--json"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(failed_ids(&json(&o)), vec!["libvirt.device.numa-cpu"]);
+    let o = verify_file(t.path(), &variant("cpuset='0-11'", "cpuset='6-17'"), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "spanning both nodes warns: {}",
+        out(&o)
+    );
+
+    // The VF shares its group with a VF the host keeps (igbvf).
+    let mut spec = scenarios::i350();
+    spec.device_mut(bdf("0000:06:00.2"))
+        .unwrap()
+        .sriov
+        .as_mut()
+        .unwrap()
+        .vfs[1]
+        .iommu_group = Some(40);
+    let t = tree(spec);
+    let o = verify_file(t.path(), &seed_domain(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        out(&o).contains("IOMMU group 40 also holds 0000:07:10.6 (igbvf)"),
+        "{}",
+        out(&o)
+    );
+
+    // A flavor asking for two.
+    let t = tree(scenarios::i350());
+    let o = verify_file(
+        t.path(),
+        &seed_domain(),
+        &["--expect", "igbnic:2", "--alias", "igbnic=8086:1520"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        out(&o).contains("asks for igbnic:2, but the guest has 1"),
+        "{}",
+        out(&o)
+    );
+}
+
+/// A test-driver node file: the host's PCI devices as node devices (passthru's own
+/// XML), the seed's running guest, and `others`.
+fn node_file(dir: &Path, root: &Path, others: &[String]) -> String {
+    let mut node = String::from("<node>\n<device><name>computer</name><capability type='system'><hardware><uuid>e2a3b6b4-6c1c-4b8e-9a57-3c7e3f6b7a10</uuid></hardware><firmware/></capability></device>\n");
+    let o = passthru(
+        root,
+        &["show", "8086:1520", "06:00.3", "--format", "nodedev"],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    node.push_str(&out(&o));
+    node.push_str(&seed_domain());
+    for d in others {
+        node.push_str(d);
+    }
+    node.push_str("</node>\n");
+    write(dir, "node.xml", &node)
+}
+
+fn shut_off(name: &str, xml: &str) -> String {
+    let uuid = format!(
+        "573bb201-10db-4c48-87f9-{:0>12}",
+        name.len() * 1000 + name.bytes().map(usize::from).sum::<usize>()
+    );
+    xml.replacen("<domain type='kvm' id='2'>", "<domain type='kvm'>", 1)
+        .replace("instance-00000001", name)
+        .replace("573bb201-10db-4c48-87f9-c08985bd7d0f", &uuid)
+        .replacen(
+            "<metadata>",
+            "<test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>5</test:runstate><metadata>",
+            1,
+        )
+}
+
+#[test]
+fn through_libvirts_test_driver() {
+    let t = tree(scenarios::i350());
+    let d = tempfile::tempdir().unwrap();
+    let second = shut_off("instance-00000002", &seed_domain());
+    let other_vf = shut_off("instance-00000003", &seed_domain()).replace(
+        "slot='0x10' function='0x7'/>\n      </source>",
+        "slot='0x10' function='0x3'/>\n      </source>",
+    );
+    let nf = node_file(d.path(), t.path(), &[second, other_vf.clone()]);
+    let uri = format!("test://{nf}");
+    // The domain by name, read with virsh dumpxml.
+    let o = passthru(
+        t.path(),
+        &["verify", "instance-00000001", "--connect", &uri],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    // Every domain: the same VF in two guests.
+    let o = passthru(t.path(), &["verify", "--all", "--connect", &uri, "--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    let v = json(&o);
+    assert_eq!(v["guests"].as_array().unwrap().len(), 3);
+    assert_eq!(failed_ids(&v), vec!["libvirt.conflict.device"]);
+    let msg = v["conflicts"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("0000:07:10.7 is given to 2 guests") && msg.contains("instance-00000002"),
+        "{msg}"
+    );
+    // Without the duplicate, --all passes.
+    let nf = node_file(d.path(), t.path(), &[other_vf]);
+    let o = passthru(
+        t.path(),
+        &["verify", "--all", "--connect", &format!("test://{nf}")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    // An unknown domain: virsh's own message, exit 3.
+    let o = passthru(
+        t.path(),
+        &["verify", "nope", "--connect", &format!("test://{nf}")],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        err(&o).contains("nope") && err(&o).contains("virsh"),
+        "{}",
+        err(&o)
+    );
+}
+
+fn fragment_schema(dir: &Path) -> String {
+    write(
+        dir,
+        "fragment.rng",
+        "<grammar xmlns='http://relaxng.org/ns/structure/1.0' datatypeLibrary='http://www.w3.org/2001/XMLSchema-datatypes'><include href='domaincommon.rng'/><start><choice><ref name='hostdev'/><ref name='interface'/></choice></start></grammar>",
+    )
+}
+
+#[test]
+fn render_libvirt_output_is_what_libvirt_accepts() {
+    let t = tree(scenarios::i350());
+    let d = tempfile::tempdir().unwrap();
+    let rng = fragment_schema(d.path());
+    for args in [
+        vec!["pci_0000_07_10_7"],
+        vec!["07:10.7", "--unmanaged"],
+        vec![
+            "07:10.3",
+            "--interface",
+            "--mac",
+            "52:54:00:6d:90:02",
+            "--vlan",
+            "42",
+        ],
+    ] {
+        let mut a = vec!["render", "libvirt"];
+        a.extend_from_slice(&args);
+        let o = passthru(t.path(), &a);
+        // 07:10.3 is on igbvf: managed, so no warning either way.
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", err(&o));
+        let f = write(d.path(), "frag.xml", &out(&o));
+        let v = Command::new("xmllint")
+            .args([
+                "--noout",
+                "--path",
+                "/usr/share/libvirt/schemas",
+                "--relaxng",
+                &rng,
+                &f,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{args:?}: {}\n{}",
+            out(&o),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        let dom = format!(
+            "<domain type='kvm'><name>pt</name><memory>131072</memory><os><type>hvm</type></os><devices>{}</devices></domain>",
+            out(&o)
+        );
+        let df = write(d.path(), "dom.xml", &dom);
+        let v = Command::new("virsh")
+            .args(["-c", "test:///default", &format!("define {df}; dumpxml pt")])
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+        assert!(String::from_utf8_lossy(&v.stdout).contains("bus='0x07' slot='0x10'"));
+    }
+    // Refusals: a PF with VFs (exit 2, the reason), an unknown device (exit 3, the closest names).
+    let o = passthru(t.path(), &["render", "libvirt", "eno4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("SR-IOV PF with 2 VF(s) enabled") && out(&o).is_empty(),
+        "{}",
+        err(&o)
+    );
+    let o = passthru(t.path(), &["render", "libvirt", "07:10.7", "--json"]);
+    assert_eq!(json(&o)["devices"][0]["nodedev"], "pci_0000_07_10_7");
+    let o = passthru(t.path(), &["render", "libvirt", "eno4", "--json"]);
+    assert_eq!(json(&o)["refused"]["device"], "0000:06:00.3");
+    let o = passthru(t.path(), &["render", "libvirt", "07:11.0"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(err(&o).contains("no device '07:11.0'"), "{}", err(&o));
+    let o = passthru(
+        t.path(),
+        &[
+            "render",
+            "libvirt",
+            "07:10.3",
+            "--interface",
+            "--mac",
+            "01:00:5e:00:00:01",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(err(&o).contains("multicast"), "{}", err(&o));
+    let o = passthru(t.path(), &["render", "libvirt", "07:10.7", "--vlan", "5"]);
+    assert_eq!(o.status.code(), Some(3), "--vlan needs --interface");
+    let o = passthru(t.path(), &["render", "libvirt", "07:10.6", "--unmanaged"]);
+    assert_eq!(o.status.code(), Some(1), "unmanaged on igbvf warns");
+    assert!(err(&o).contains("bound to igbvf"), "{}", err(&o));
+}
+
+#[test]
+fn node_device_xml_of_every_device_validates_and_matches_the_seed() {
+    for spec in [scenarios::i350(), scenarios::two_socket()] {
+        let t = tree(spec);
+        let d = tempfile::tempdir().unwrap();
+        let o = passthru(t.path(), &["ls", "--json"]);
+        let addrs: Vec<String> = json(&o)["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["address"].as_str().unwrap().to_string())
+            .collect();
+        let mut args = vec!["show", "--format", "nodedev", "--json"];
+        args.extend(addrs.iter().map(String::as_str));
+        let v = json(&passthru(t.path(), &args));
+        for n in v["nodedevs"].as_array().unwrap() {
+            let f = write(d.path(), "n.xml", n["xml"].as_str().unwrap());
+            let r = Command::new("virt-xml-validate")
+                .args([&f, "nodedev"])
+                .output()
+                .unwrap();
+            assert!(
+                r.status.success(),
+                "{}\n{}",
+                n["xml"],
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+    }
+    // The seed's VF, read from a sysfs tree, shows what virsh showed in the seed
+    // (plus libvirt 9's <class>; minus the link port, which only config space holds).
+    let t = tree(scenarios::i350().file(
+        "usr/share/misc/pci.ids",
+        "8086  Intel Corporation\n\t1520  I350 Ethernet Controller Virtual Function\n",
+    ));
+    let o = passthru(
+        t.path(),
+        &["show", "pci_0000_07_10_7", "--format", "nodedev"],
+    );
+    let seed = std::fs::read_to_string(seed_file("seed-nodedev-pci_0000_07_10_7.xml")).unwrap();
+    let want = seed.replace(" port='0'", "").replace(
+        "  <capability type='pci'>\n",
+        "  <capability type='pci'>\n    <class>0x020000</class>\n",
+    );
+    assert_eq!(out(&o).trim(), want.trim());
+}
+
+fn lspci_d(root: &Path, spec: &str) -> Result<BTreeSet<String>, String> {
+    // OpenNebula runs lspci once per comma-separated part.
+    let mut all = BTreeSet::new();
+    for part in spec.split(',') {
+        let o = Command::new("lspci")
+            .args(["-A", "linux-sysfs", "-O"])
+            .arg(format!("sysfs.path={}", root.join("sys/bus/pci").display()))
+            .args(["-O", "hwdb.disable=1", "-D", "-n", "-d", part])
+            .output()
+            .expect("lspci (pciutils)");
+        if !o.status.success() {
+            return Err(err(&o));
+        }
+        all.extend(
+            out(&o)
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_string),
+        );
+    }
+    Ok(all)
+}
+
+#[test]
+fn ls_filter_agrees_with_lspci_d() {
+    let filters = [
+        "8086:1520",
+        "8086:1520:0200",
+        "8086::0200",
+        "::0200",
+        "::02xx",
+        ":1521",
+        "*:*",
+        ":",
+        "::0604",
+        "::0106:01",
+        "::0106:02",
+        "8086::0300,::0106",
+        "10de::0300",
+        "15b3::",
+        "::0108",
+        "::01xx",
+        "::0c03",
+        "8086:154c:0200:00",
+        "::03000",
+        "::3",
+        "1a03:",
+    ];
+    for (name, spec) in [
+        ("i350", scenarios::i350()),
+        ("two-socket", scenarios::two_socket()),
+    ] {
+        let t = tree(spec);
+        for f in filters {
+            let want = lspci_d(t.path(), f).unwrap_or_else(|e| panic!("lspci -d {f}: {e}"));
+            let o = passthru(t.path(), &["ls", "--json", "--filter", f]);
+            assert!(o.status.success(), "{f}: {}", err(&o));
+            let got: BTreeSet<String> = json(&o)["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["address"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(got, want, "{name}: --filter {f}");
+        }
+        // What lspci refuses, passthru refuses too (exit 3, lspci's reason).
+        for bad in [
+            "8086",
+            "18086:",
+            ":zz",
+            "::10000",
+            "::0300:100",
+            "1:2:3:4:5",
+        ] {
+            let l = lspci_d(t.path(), bad).expect_err(bad);
+            let o = passthru(t.path(), &["ls", "--filter", bad]);
+            assert_eq!(o.status.code(), Some(3), "{bad}");
+            let reason = l.trim().rsplit(": ").next().unwrap().to_string();
+            assert!(
+                err(&o).contains(&reason),
+                "{bad}: lspci says {l:?}, passthru {}",
+                err(&o)
+            );
+        }
+    }
+}
+
+#[test]
+fn opennebula_and_qemu_acl() {
+    let t = tree(scenarios::i350());
+    let o = passthru(t.path(), &["render", "opennebula", "07:10.7", "07:10.3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let s = out(&o);
+    assert!(s.contains("FILTER = '8086:1520:0200'\n"), "{s}");
+    assert_eq!(
+        s.matches("PCI = [ VENDOR = \"8086\", DEVICE = \"1520\", CLASS = \"0200\" ]")
+            .count(),
+        2,
+        "{s}"
+    );
+    // The probe filter, given to lspci, finds the devices' type: all 8 VFs of the tree.
+    let v = json(&passthru(
+        t.path(),
+        &["render", "opennebula", "07:10.7", "--json"],
+    ));
+    let filter = v["filter"].as_str().unwrap();
+    assert_eq!(lspci_d(t.path(), filter).unwrap().len(), 8);
+    let o = passthru(
+        t.path(),
+        &["render", "opennebula", "07:10.7", "--by", "address"],
+    );
+    assert!(out(&o).contains("PCI = [ SHORT_ADDRESS = \"07:10.7\" ]"));
+
+    let o = passthru(t.path(), &["render", "qemu-acl", "07:10.7", "eno1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let s = out(&o);
+    assert!(
+        s.contains("    \"/dev/vfio/vfio\",\n    \"/dev/vfio/29\",\n    \"/dev/vfio/40\"\n]\n"),
+        "{s}"
+    );
+    assert!(s.starts_with("# /etc/libvirt/qemu.conf"), "{s}");
+    let v = json(&passthru(
+        t.path(),
+        &["render", "qemu-acl", "pci_0000_07_10_7", "--json"],
+    ));
+    assert_eq!(v["groups"]["40"][0], "0000:07:10.7");
+}
