@@ -95,7 +95,9 @@ fn ls_lines_fit_80_columns_and_filters_select() {
         );
     }
     let gpus = ok_stdout(&passthru(t.path(), &["ls", "--class", "gpu"]));
-    assert_eq!(gpus.lines().count(), 2, "header + the GPU:\n{gpus}");
+    // The BMC's VGA (ast) and the NVIDIA GPU, nothing else.
+    assert_eq!(gpus.lines().count(), 3, "header + two GPUs:\n{gpus}");
+    assert!(gpus.lines().skip(1).all(|l| l.contains(" gpu ")), "{gpus}");
     assert!(
         gpus.contains("d8:00.0") && gpus.contains("vfio-pci"),
         "{gpus}"
