@@ -20,6 +20,7 @@ pub mod error;
 pub mod host;
 pub mod inventory;
 pub mod libvirt;
+pub mod nova;
 pub mod pci;
 pub mod render;
 
