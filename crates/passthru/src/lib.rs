@@ -16,6 +16,7 @@ pub mod error;
 pub mod host;
 pub mod inventory;
 pub mod libvirt;
+pub mod nova;
 pub mod pci;
 pub mod render;
 
