@@ -23,8 +23,11 @@ use std::collections::BTreeMap;
 /// Options of an apply.
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Runtime state only (VF counts and bindings), as at boot.
+    /// At boot: runtime state only, and wait for PF drivers still loading.
     pub boot: bool,
+    /// Runtime state only (VF counts and bindings): `--boot`, and the later rounds
+    /// of an apply.
+    pub runtime_only: bool,
     /// Override forceable refusals.
     pub force: bool,
     /// Seconds to wait for VFs and binds.
@@ -66,7 +69,8 @@ pub fn plan_apply(
     opts: &ApplyOptions,
     ssh_connection: Option<&str>,
 ) -> Result<Plan, ChangeError> {
-    let mut plan = Plan::new(if opts.boot {
+    let runtime_only = opts.boot || opts.runtime_only;
+    let mut plan = Plan::new(if runtime_only {
         "apply the host file's runtime state (VF counts, vfio bindings)"
     } else {
         "apply the host file"
@@ -183,7 +187,7 @@ pub fn plan_apply(
     }
     let mut files = Plan::default();
     let mut commands = Plan::default();
-    if !opts.boot {
+    if !runtime_only {
         let mut boot = Plan::default();
         if let Some(k) = &desired.file.kernel {
             let req = k.request();
@@ -227,9 +231,12 @@ pub fn plan_apply(
         files.warnings = boot.warnings;
         files.reboot_required = boot.reboot_required;
     }
+    // One title for the whole file; the parts' titles would only repeat the steps.
+    let title = std::mem::take(&mut plan.title);
     plan.extend(files);
     plan.extend(runtime);
     plan.extend(commands);
+    plan.title = title;
     if plan.is_empty() && plan.deferred.is_empty() {
         plan.notes
             .push("the host already matches the host file".into());
@@ -314,6 +321,7 @@ mod tests {
     fn opts(boot: bool) -> ApplyOptions {
         ApplyOptions {
             boot,
+            runtime_only: false,
             force: false,
             timeout_secs: 10,
             binary: "/usr/bin/passthru".into(),
