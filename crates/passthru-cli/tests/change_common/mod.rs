@@ -367,3 +367,58 @@ pub fn writes(log: &str, needle: &str) -> Vec<String> {
         .map(|l| l.split_once(' ').map(|x| x.1).unwrap_or(l).to_string())
         .collect()
 }
+
+/// Test doubles of the boot tools, run by passthru under the simulated root (with
+/// `PASSTHRU_ROOT` set): deterministic, so a regenerated file can be compared byte
+/// for byte.
+pub const GRUB2_MKCONFIG: &str = r#"#!/bin/sh
+# Test double of grub2-mkconfig: one entry carrying GRUB_CMDLINE_LINUX, to the -o file.
+[ "$1" = "-o" ] || { echo "usage: grub2-mkconfig -o FILE" >&2; exit 1; }
+. "$PASSTHRU_ROOT/etc/default/grub" 2>/dev/null
+printf "menuentry 'Red Hat Enterprise Linux Server' {\n\tlinux16 /vmlinuz-3.10.0-229.el7.x86_64 root=/dev/mapper/rhel-root ro %s\n}\n" "$GRUB_CMDLINE_LINUX" > "$PASSTHRU_ROOT$2"
+"#;
+
+/// dracut double: the "initramfs" lists the dracut and modprobe configuration it
+/// would carry.
+pub const DRACUT: &str = r#"#!/bin/sh
+# Test double of dracut --force.
+[ "$1" = "--force" ] || exit 1
+cat "$PASSTHRU_ROOT"/etc/dracut.conf.d/*.conf "$PASSTHRU_ROOT"/etc/modprobe.d/*.conf > "$PASSTHRU_ROOT/boot/initramfs-3.10.0-229.el7.x86_64.img" 2>/dev/null
+exit 0
+"#;
+
+/// systemctl double: enable/disable manage the multi-user.target.wants link.
+pub const SYSTEMCTL: &str = r#"#!/bin/sh
+# Test double of systemctl.
+w="$PASSTHRU_ROOT/etc/systemd/system/multi-user.target.wants"
+case "$1" in
+  daemon-reload) ;;
+  enable) ln -s "/etc/systemd/system/$2" "$w/$2" ;;
+  disable) rm -f "$w/$2" ;;
+  *) echo "systemctl double: $*" >&2; exit 1 ;;
+esac
+"#;
+
+/// [`host_spec`] with the boot tools (test doubles) in the root, a generated
+/// grub.cfg and initramfs they reproduce exactly, and systemd's wants directory.
+pub fn host_spec_with_tools() -> HostSpec {
+    let mut h = host_spec()
+        .file("boot/initramfs-3.10.0-229.el7.x86_64.img", "")
+        .symlink(
+            "etc/systemd/system/multi-user.target.wants/sshd.service",
+            "/usr/lib/systemd/system/sshd.service",
+        );
+    for (path, text) in [
+        ("usr/sbin/grub2-mkconfig", GRUB2_MKCONFIG),
+        ("usr/bin/dracut", DRACUT),
+        ("usr/bin/systemctl", SYSTEMCTL),
+    ] {
+        h.files.push(passthru_testsupport::ExtraFile {
+            path: path.into(),
+            contents: text.into(),
+            link: None,
+            mode: Some(0o755),
+        });
+    }
+    h
+}

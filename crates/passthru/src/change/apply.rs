@@ -38,7 +38,11 @@ pub struct ApplyOptions {
 
 /// The PFs a `[[sriov]]` selector designates.
 fn select_pfs<'h>(host: &'h Host, sel: &Selector) -> Result<Vec<&'h PciDevice>, ChangeError> {
-    let found: Vec<&PciDevice> = host.devices.iter().filter(|d| sel.matches(d)).collect();
+    let found: Vec<&PciDevice> = host
+        .devices
+        .iter()
+        .filter(|d| sel.matches(host, d))
+        .collect();
     if found.is_empty() {
         return Err(ChangeError::Invalid(format!(
             "[[sriov]] pf = \"{sel}\" matches no device on this host (`passthru ls --sriov` lists the PFs)"
@@ -119,7 +123,7 @@ pub fn plan_apply(
             .vfio
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.matches(d))
+            .filter(|(_, s)| s.matches(host, d))
             .map(|(i, _)| i)
             .collect();
         if hits.is_empty() {
@@ -149,7 +153,7 @@ pub fn plan_apply(
                 );
                 fake.physfn = Some(*pf);
                 desired.vfio.iter().enumerate().any(|(i, s)| {
-                    let m = s.matches(&fake);
+                    let m = s.matches(host, &fake);
                     if m {
                         matched[i] = true;
                     }
