@@ -45,6 +45,11 @@ pub struct GlobalArgs {
     /// show stay unknown.
     #[arg(long, global = true, value_name = "FILE")]
     pub lspci: Option<PathBuf>,
+    /// Read the kernel log from this file (the text of `dmesg` or `journalctl -k`)
+    /// instead of the live kernel's; only the IOMMU, interrupt remapping and vfio
+    /// lines are kept. With the real `/` as root the live log is read by default.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kernel_log: Option<PathBuf>,
     /// Print JSON (the shapes are documented in docs/json.md).
     #[arg(long, global = true)]
     pub json: bool,

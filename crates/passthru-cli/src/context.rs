@@ -52,6 +52,14 @@ impl Ctx {
     }
 
     fn load(&self) -> Result<Host> {
+        let mut host = self.load_source()?;
+        if let Some(p) = &self.global.kernel_log {
+            host.system.kernel_log = Some(sources::system::read_kernel_log_file(p)?);
+        }
+        Ok(host)
+    }
+
+    fn load_source(&self) -> Result<Host> {
         if let Some(p) = &self.global.snapshot {
             return Ok(sources::read_snapshot(p)?);
         }

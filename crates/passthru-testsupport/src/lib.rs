@@ -11,6 +11,7 @@
 pub mod config_space;
 pub mod fakehost;
 pub mod scenarios;
+pub mod sim;
 pub mod spec;
 
 pub use fakehost::{FakeHost, FakeHostError, Function};

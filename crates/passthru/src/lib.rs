@@ -6,10 +6,12 @@
 //!   one [`host::Host`] value; nothing else touches the filesystem.
 //! - [`pci`] is the vocabulary: addresses in every form, ids, class families, names.
 //! - [`inventory`] holds pure views over facts (IOMMU groups, filters).
+//! - [`checks`] are the readiness checks of `doctor` and the causal chain of `why`.
 //! - [`libvirt`] reads domain XML, renders `<hostdev>` and node-device XML, and
 //!   verifies guests against facts; [`render`] writes other tools' configuration.
 #![deny(missing_docs)]
 
+pub mod checks;
 pub mod error;
 pub mod host;
 pub mod inventory;

@@ -129,7 +129,7 @@ fn short_speed(s: &str) -> String {
     if n.is_empty() {
         "?".into()
     } else {
-        format!("{n}GT/s")
+        format!("{n}GT")
     }
 }
 
@@ -150,8 +150,8 @@ fn cells(host: &Host, d: &PciDevice, short_addr: bool, nested: bool) -> [String;
                 pf.to_string()
             };
             match d.vf_index {
-                Some(i) => format!("VF {i} of {pf}"),
-                None => format!("VF of {pf}"),
+                Some(i) => format!("VF{i}@{pf}"),
+                None => format!("VF@{pf}"),
             }
         }
         _ => "-".into(),
@@ -188,11 +188,13 @@ fn cells(host: &Host, d: &PciDevice, short_addr: bool, nested: bool) -> [String;
 }
 
 const HEADERS: [&str; 10] = [
-    "ADDRESS", "IDS", "NAME", "CLASS", "DRIVER", "GROUP", "NUMA", "SR-IOV", "NETDEV", "LINK",
+    "ADDRESS", "IDS", "NAME", "CLASS", "DRIVER", "GRP", "NUMA", "SR-IOV", "NETDEV", "LINK",
 ];
 const NAME_COL: usize = 2;
+const MIN_NAME: usize = 10;
 
-/// Lays the lines out in columns; the name column takes what width is left.
+/// Lays the lines out in columns; the name column takes what width is left. When
+/// even a short name does not fit, the link column (also in `show`) goes first.
 pub fn render_table(host: &Host, rows: &[(&PciDevice, bool)], width: usize) -> String {
     let short_addr = host.devices.iter().all(|d| d.address.domain == 0);
     let rows: Vec<[String; 10]> = rows
@@ -205,13 +207,23 @@ pub fn render_table(host: &Host, rows: &[(&PciDevice, bool)], width: usize) -> S
             w[i] = w[i].max(c.chars().count());
         }
     }
-    let others: usize = w
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != NAME_COL)
-        .map(|(_, x)| x + 1)
-        .sum();
-    w[NAME_COL] = w[NAME_COL].min(width.saturating_sub(others).max(12));
+    let natural_name = w[NAME_COL];
+    let others = |w: &[usize], cols: usize| -> usize {
+        w.iter()
+            .take(cols)
+            .enumerate()
+            .filter(|(i, _)| *i != NAME_COL)
+            .map(|(_, x)| x + 1)
+            .sum()
+    };
+    let mut cols = HEADERS.len();
+    if others(&w, cols) + MIN_NAME > width {
+        cols -= 1; // drop LINK
+    }
+    w[NAME_COL] = natural_name
+        .min(width.saturating_sub(others(&w, cols)))
+        .max(MIN_NAME);
+    let w = &w[..cols];
     let mut out = String::new();
     let line = |cols: Vec<String>, out: &mut String| {
         let mut s = String::new();
@@ -230,9 +242,12 @@ pub fn render_table(host: &Host, rows: &[(&PciDevice, bool)], width: usize) -> S
         out.push_str(s.trim_end());
         out.push('\n');
     };
-    line(HEADERS.iter().map(|h| h.to_string()).collect(), &mut out);
+    line(
+        HEADERS.iter().take(cols).map(|h| h.to_string()).collect(),
+        &mut out,
+    );
     for r in rows {
-        line(r.to_vec(), &mut out);
+        line(r[..cols].to_vec(), &mut out);
     }
     out
 }

@@ -344,7 +344,10 @@ impl PciDevice {
         match (&self.names.device, &self.names.vendor) {
             (Some(d), _) => d.clone(),
             (None, Some(v)) => format!("{v} Device {}", self.device_id),
-            (None, None) => format!("Device {}", self.id_pair()),
+            // Without pci.ids, the class says more than a repeat of the ids.
+            (None, None) => crate::pci::classes::builtin_class_name(self.class.0)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("Device {}", self.id_pair())),
         }
     }
 
@@ -353,6 +356,7 @@ impl PciDevice {
         self.names
             .class
             .clone()
+            .or_else(|| crate::pci::classes::builtin_class_name(self.class.0).map(str::to_string))
             .unwrap_or_else(|| format!("Class {:04x}", self.class.class16()))
     }
 

@@ -98,29 +98,35 @@ impl Root {
         let rel = rel.trim_start_matches('/');
         let rel = if rel.is_empty() { "." } else { rel };
         if self.openat2 {
-            openat2(
-                &self.fd,
-                rel,
-                flags | OFlags::CLOEXEC,
-                Mode::empty(),
-                ResolveFlags::IN_ROOT,
-            )
-            .map_err(io_err)
-        } else {
-            let resolved = self.resolve(rel)?;
-            let resolved = if resolved.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                resolved
-            };
-            openat(
-                &self.fd,
-                &resolved,
-                flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                Mode::empty(),
-            )
-            .map_err(io_err)
+            // openat2 answers EAGAIN when a rename or mount anywhere on the system
+            // raced the lookup (it cannot prove `..` stayed inside the root): retry,
+            // then resolve by hand. Slow roots (FUSE, NFS) widen that window.
+            for _ in 0..8 {
+                match openat2(
+                    &self.fd,
+                    rel,
+                    flags | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::IN_ROOT,
+                ) {
+                    Err(Errno::AGAIN) => continue,
+                    r => return r.map_err(io_err),
+                }
+            }
         }
+        let resolved = self.resolve(rel)?;
+        let resolved = if resolved.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            resolved
+        };
+        openat(
+            &self.fd,
+            &resolved,
+            flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(io_err)
     }
 
     /// Resolves `rel` to a symlink-free path relative to the root, following links

@@ -1,6 +1,7 @@
 //! The PCI vocabulary: addresses, ids, class families and names from pci.ids.
 
 pub mod address;
+pub mod classes;
 pub mod filter;
 pub mod ids;
 pub mod names;

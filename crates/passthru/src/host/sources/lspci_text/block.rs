@@ -150,9 +150,12 @@ pub(super) fn parse(head: &Head<'_>, line: usize, body: &[&Line]) -> Result<Pars
         device,
         (u32::from(class16) << 8) | u32::from(prog_if),
     );
-    d.revision = REV
-        .captures(tail)
-        .and_then(|c| u8::from_str_radix(&c[1], 16).ok());
+    // lspci always knows the revision and prints `(rev xx)` only when it is not 0.
+    d.revision = Some(
+        REV.captures(tail)
+            .and_then(|c| u8::from_str_radix(&c[1], 16).ok())
+            .unwrap_or(0),
+    );
     d.names.class = class_name.filter(|n| !n.is_empty() && !is_placeholder_class(n));
     let says_vf = raw_names
         .as_deref()
@@ -288,8 +291,12 @@ fn sriov_fields(s: &mut SriovText, t: &str) {
 }
 
 /// lspci's `8GT/s` as the kernel's `current_link_speed` prints it (`8.0 GT/s PCIe`), so
-/// facts from lspci text and from sysfs compare equal.
+/// facts from lspci text and from sysfs compare equal. A VF's zero link status reads
+/// `Speed unknown` in lspci and `Unknown` in sysfs.
 fn speed(v: &str) -> Option<String> {
+    if v.contains("Speed unknown") {
+        return Some("Unknown".to_string());
+    }
     let n: f64 = SPEED.captures(v)?[1].parse().ok()?;
     Some(if n.fract() == 0.0 {
         format!("{n:.1} GT/s PCIe")

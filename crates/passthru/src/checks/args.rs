@@ -1,0 +1,116 @@
+//! Kernel command-line arguments, as the kernel reads them: words up to `--`,
+//! `key=value`, the last occurrence of a key wins, and `-`/`_` are the same in the
+//! module part of `module.param` (`vfio-pci.ids` is `vfio_pci.ids`).
+
+use crate::host::model::Host;
+
+/// Normalises a key: dashes become underscores (the kernel's `parameq`).
+pub fn norm_key(k: &str) -> String {
+    k.replace('-', "_")
+}
+
+/// `(key, value)` pairs of a command line, in order.
+pub fn parse(cmdline: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for w in cmdline.split_whitespace() {
+        if w == "--" {
+            break;
+        }
+        match w.split_once('=') {
+            Some((k, v)) => out.push((norm_key(k), Some(v.trim_matches('"').to_string()))),
+            None => out.push((norm_key(w), None)),
+        }
+    }
+    out
+}
+
+/// The value of the last `key=` (`None` when absent; `Some("")` for a bare `key`).
+pub fn value(cmdline: &str, key: &str) -> Option<String> {
+    let k = norm_key(key);
+    parse(cmdline)
+        .into_iter()
+        .rev()
+        .find(|(kk, _)| *kk == k)
+        .map(|(_, v)| v.unwrap_or_default())
+}
+
+/// Whether the last `key=` holds `word` in its comma list (`intel_iommu=on,sm_on`).
+pub fn has(cmdline: &str, key: &str, word: &str) -> bool {
+    value(cmdline, key).is_some_and(|v| v.split(',').any(|x| x == word))
+}
+
+/// Every value of `key=` (all occurrences; for list parameters such as
+/// `modprobe.blacklist`).
+pub fn values(cmdline: &str, key: &str) -> Vec<String> {
+    let k = norm_key(key);
+    parse(cmdline)
+        .into_iter()
+        .filter(|(kk, _)| *kk == k)
+        .filter_map(|(_, v)| v)
+        .collect()
+}
+
+/// The running kernel's command line (empty when unknown).
+pub fn running(host: &Host) -> &str {
+    host.kernel_cmdline.as_deref().unwrap_or("")
+}
+
+/// The command line the next boot will get from the configuration files.
+pub fn next_boot(host: &Host) -> String {
+    host.system.boot.next_boot_args().join(" ")
+}
+
+/// Whether the IOMMU is switched off on a command line, and by which argument.
+pub fn iommu_off_arg(cmdline: &str) -> Option<String> {
+    for (key, word) in [
+        ("intel_iommu", "off"),
+        ("amd_iommu", "off"),
+        ("iommu", "off"),
+    ] {
+        if has(cmdline, key, word) {
+            return Some(format!("{key}={word}"));
+        }
+    }
+    None
+}
+
+/// Whether interrupt remapping is switched off on a command line, and by what.
+pub fn intremap_off_arg(cmdline: &str) -> Option<String> {
+    if has(cmdline, "intremap", "off") {
+        return Some("intremap=off".into());
+    }
+    if value(cmdline, "nointremap").is_some() {
+        return Some("nointremap".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_rules() {
+        let c = "BOOT_IMAGE=/vmlinuz ro intel_iommu=on,sm_on iommu=pt vfio-pci.ids=10de:1b80 quiet -- intel_iommu=off";
+        assert!(has(c, "intel_iommu", "on"));
+        assert!(has(c, "intel_iommu", "sm_on"));
+        assert_eq!(value(c, "vfio_pci.ids").as_deref(), Some("10de:1b80"));
+        assert_eq!(value(c, "quiet").as_deref(), Some(""));
+        assert_eq!(iommu_off_arg(c), None, "words after -- are for init");
+        assert_eq!(
+            iommu_off_arg("intel_iommu=on intel_iommu=off").as_deref(),
+            Some("intel_iommu=off")
+        );
+        assert_eq!(
+            intremap_off_arg("intremap=off").as_deref(),
+            Some("intremap=off")
+        );
+        assert_eq!(
+            values(
+                "modprobe.blacklist=a,b modprobe.blacklist=c",
+                "modprobe.blacklist"
+            ),
+            vec!["a,b", "c"]
+        );
+    }
+}

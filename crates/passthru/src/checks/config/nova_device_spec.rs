@@ -1,0 +1,81 @@
+//! `config.nova-spec-unmatched`: every nova.conf device_spec entry matches a device
+//! on this host. Matching uses [`nova_match`](crate::checks::nova_match), a minimal
+//! stand-in until `crate::nova` (nova's exact rules) lands.
+
+use crate::checks::nova_match::{matches, parse_value};
+use crate::checks::registry::Check;
+use crate::checks::sriov::vf_requests;
+use crate::checks::{Context, Finding, Section, Severity};
+
+/// Registry entry.
+pub const CHECK: Check = Check {
+    id: ID,
+    section: Section::Configuration,
+    summary: "every nova.conf device_spec matches a device",
+    run: check,
+};
+
+/// Stable id.
+pub const ID: &str = "config.nova-spec-unmatched";
+const LABEL: &str = "nova device_spec";
+
+/// The check.
+pub fn check(ctx: &Context) -> Vec<Finding> {
+    let h = ctx.host;
+    let Some(nova) = &h.system.nova else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for v in &nova.device_specs {
+        let place = format!("/{}:{}", nova.path, v.line);
+        let one_line = v.value.replace('\n', " ");
+        let Some(specs) = parse_value(&v.value) else {
+            out.push(
+                Finding::new(ID, Section::Configuration, Severity::Warn, LABEL, format!("{place}: {} = {one_line} is not a JSON object or list", v.option))
+                    .why("nova-compute refuses to start with a device_spec it cannot parse")
+                    .fix(format!("Fix the JSON at {place} (one object or a list of objects per line; no trailing # comment), then restart nova-compute")),
+            );
+            continue;
+        };
+        let n = h
+            .devices
+            .iter()
+            .filter(|d| !d.is_bridge() && specs.iter().any(|s| matches(s, h, d)))
+            .count();
+        if n > 0 {
+            out.push(Finding::new(
+                ID,
+                Section::Configuration,
+                Severity::Pass,
+                LABEL,
+                format!("{place} matches {n} device(s)"),
+            ));
+            continue;
+        }
+        // Name the PF whose missing VFs this spec is waiting for, when there is one.
+        let waiting: Vec<String> = h
+            .devices
+            .iter()
+            .filter(|pf| pf.sriov.as_ref().is_some_and(|s| s.num_vfs == 0))
+            .filter(|pf| vf_requests(h, pf).iter().any(|r| r.contains(&place)))
+            .map(|pf| pf.address.to_string())
+            .collect();
+        let (msg, fix) = if waiting.is_empty() {
+            (
+                format!("{place}: {one_line} matches no device on this host"),
+                format!("Edit {place} so vendor_id/product_id/address name a device that `passthru ls` shows, then `systemctl restart nova-compute`"),
+            )
+        } else {
+            (
+                format!("{place}: {one_line} matches no device: it names the VFs of {}, which has sriov_numvfs 0", waiting.join(", ")),
+                "Create the VFs (see sriov.vfs-missing), then `systemctl restart nova-compute`".to_string(),
+            )
+        };
+        out.push(
+            Finding::new(ID, Section::Configuration, Severity::Warn, LABEL, msg)
+                .why("nova exposes nothing for this entry: flavors asking for it fail with \"No valid host was found\"")
+                .fix(fix),
+        );
+    }
+    out
+}

@@ -1,0 +1,44 @@
+//! `kvm.no-device`: `/dev/kvm` exists (the kvm module is loaded and usable).
+
+use crate::checks::fix::kvm_module;
+use crate::checks::host::{has_virt_flags, unknown};
+use crate::checks::registry::Check;
+use crate::checks::{Context, Finding, Section, Severity};
+
+/// Registry entry.
+pub const CHECK: Check = Check {
+    id: ID,
+    section: Section::Host,
+    summary: "/dev/kvm exists",
+    run: check,
+};
+
+/// Stable id.
+pub const ID: &str = "kvm.no-device";
+const LABEL: &str = "if device /dev/kvm exists";
+
+/// The check.
+pub fn check(ctx: &Context) -> Vec<Finding> {
+    let h = ctx.host;
+    if !h.system.collected {
+        return vec![unknown(ID, LABEL)];
+    }
+    if h.system.dev.kvm {
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Pass,
+            LABEL,
+            "/dev/kvm present",
+        )];
+    }
+    let module = kvm_module(h.system.cpu.vendor);
+    let fix = if has_virt_flags(h) {
+        format!("modprobe {module}\necho {module} > /etc/modules-load.d/kvm.conf")
+    } else {
+        "Give the CPU hardware virtualization first (see cpu.no-virtualization), then `modprobe kvm`".to_string()
+    };
+    vec![Finding::new(ID, Section::Host, Severity::Fail, LABEL, "/dev/kvm does not exist: the kvm module is not loaded or the CPU has no virtualization")
+        .why("QEMU/libvirt need /dev/kvm to run accelerated guests; without it there is no guest to give a device to")
+        .fix(fix)]
+}
