@@ -45,12 +45,6 @@ impl Ctx {
         Ok(self.host.get_or_init(|| h))
     }
 
-    /// Reads the host afresh (after a change), bypassing the cache.
-    #[allow(dead_code)] // used by the change commands
-    pub fn reload(&self) -> Result<Host> {
-        self.load()
-    }
-
     fn load(&self) -> Result<Host> {
         let mut host = self.load_source()?;
         if let Some(p) = &self.global.kernel_log {

@@ -9,6 +9,7 @@ pub mod ls;
 pub mod nova;
 pub mod render;
 pub mod render_libvirt;
+pub mod render_nova;
 pub mod render_opennebula;
 pub mod render_qemu_acl;
 pub mod show;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand, Debug)]
 pub enum RenderCommand {
     /// nova.conf [pci] device_spec / alias lines, enabled_filters, the flavor command.
-    Nova(Placeholder),
+    Nova(super::render_nova::Args),
     /// A libvirt <hostdev> (or <interface type='hostdev'>) for each device.
     Libvirt(super::render_libvirt::Args),
     /// OpenNebula's PCI probe filter and VM template lines.
@@ -27,7 +27,7 @@ pub struct Placeholder {
 /// Runs a renderer.
 pub fn run(ctx: &Ctx, cmd: RenderCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        RenderCommand::Nova(_) => Err(super::not_yet("render nova")),
+        RenderCommand::Nova(a) => super::render_nova::run(ctx, a),
         RenderCommand::Libvirt(a) => super::render_libvirt::run(ctx, a),
         RenderCommand::Opennebula(a) => super::render_opennebula::run(ctx, a),
         RenderCommand::QemuAcl(a) => super::render_qemu_acl::run(ctx, a),

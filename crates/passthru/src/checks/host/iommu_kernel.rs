@@ -29,7 +29,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         let units: Vec<&str> = s.iommu_units.iter().map(|u| u.name.as_str()).collect();
         let mut msg = format!("{} IOMMU groups", h.iommu_groups.len());
         if !units.is_empty() {
-            msg.push_str(&format!(" ({})", units.join(", ")));
+            msg.push_str(&format!(" on {}", units.join(", ")));
         }
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];
     }

@@ -35,8 +35,11 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         .filter(|n| n.starts_with("noiommu-"))
         .collect();
     if live != Some(true) && configured.is_empty() && noiommu_nodes.is_empty() {
-        let msg = match live {
-            Some(false) => "enable_unsafe_noiommu_mode=N",
+        let msg = match (live, h.system.modules.present("vfio")) {
+            (Some(false), _) => "enable_unsafe_noiommu_mode=N",
+            (None, Some(true)) => {
+                "this vfio has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU)"
+            }
             _ => "not set: vfio is not loaded and modprobe.d does not set it",
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];

@@ -53,6 +53,9 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     if live != Some(true) && configured.is_empty() {
         let msg = match live {
             Some(false) => "allow_unsafe_interrupts=N",
+            None if h.system.modules.present("vfio_iommu_type1") == Some(true) => {
+                "vfio_iommu_type1 is loaded without the parameter; modprobe.d does not set it"
+            }
             _ => "not set: vfio_iommu_type1 is not loaded and modprobe.d does not set it",
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];

@@ -29,7 +29,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             let state = i.operstate.as_deref().unwrap_or("unknown");
             let admin_down = i.carrier.is_none() || state == "down" && i.carrier != Some(true);
             out.push(if i.carrier == Some(true) && state != "down" {
-                f(Severity::Pass, format!("{} is {state} with carrier ({n} VFs)", i.name))
+                f(Severity::Pass, format!("{} is {state} with carrier, {n} VFs", i.name))
             } else if admin_down && i.carrier.is_none() {
                 f(Severity::Warn, format!("{} is administratively down with {n} VFs enabled", i.name))
                     .why("VFs share the PF's port: while the PF is down, every VF (and the guest using it) has no link")

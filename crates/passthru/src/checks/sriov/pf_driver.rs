@@ -26,7 +26,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             let f = |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(pf.address);
             match pf.driver.as_deref() {
                 Some("vfio-pci") => f(Severity::Info, format!("PF is on vfio-pci with {n} VFs (user-space PF driver, e.g. DPDK)")),
-                Some(drv) => f(Severity::Pass, format!("PF driver {drv} ({n} VFs)")),
+                Some(drv) => f(Severity::Pass, format!("PF driver {drv}, {n} VFs")),
                 None => f(Severity::Warn, format!("{n} VFs exist on a PF with no driver"))
                     .why("the PF driver relays the VFs' link state and applies MAC, VLAN, trust and spoof-check settings (`ip link set PF vf N ...`); without it VFs often have no link and libvirt cannot configure them")
                     .fix(format!("echo {} > /sys/bus/pci/drivers_probe", pf.address)),

@@ -1,5 +1,7 @@
 //! Sources: the only code that reads a host. Each produces a [`Host`](crate::host::Host).
 
+pub mod change_facts;
+pub mod journal;
 pub mod libvirt;
 pub mod lspci_text;
 pub mod snapshot;

@@ -79,8 +79,13 @@ pub(super) fn link_vfs(parsed: &mut [Parsed]) -> Vec<String> {
             continue;
         };
         for index in 0..s.total_vfs {
-            let rid = pf.address.routing_id() + offset + index * stride;
-            let Some(addr) = PciAddress::from_routing_id(pf.address.domain, rid) else {
+            // Checked: the numbers come from the text. Past the bus range there is no VF.
+            let rid = index
+                .checked_mul(stride)
+                .and_then(|x| x.checked_add(offset))
+                .and_then(|x| x.checked_add(pf.address.routing_id()));
+            let Some(addr) = rid.and_then(|r| PciAddress::from_routing_id(pf.address.domain, r))
+            else {
                 break;
             };
             if let Some(&vi) = at.get(&addr) {

@@ -184,3 +184,52 @@ fn sriov_without_total_stays_unknown() {
     assert_eq!(h.devices[0].sriov, None);
     assert!(h.warnings.iter().any(|w| w.contains("Total VFs")));
 }
+
+#[test]
+fn hostile_numbers_neither_panic_nor_hang() {
+    for (total, offset, stride) in [
+        ("4294967295", "4294967295", "4294967295"),
+        ("4294967295", "1", "0"),
+        ("65535", "65535", "1"),
+        ("99999999999", "-1", "x"),
+    ] {
+        let text = PF_AND_VFS
+            .replace("Total VFs: 64", &format!("Total VFs: {total}"))
+            .replace("VF offset: 16", &format!("VF offset: {offset}"))
+            .replace("stride: 1", &format!("stride: {stride}"));
+        let h = parse(&text);
+        assert_eq!(h.devices.len(), 3);
+    }
+    // Widths and group numbers that do not fit stay unknown.
+    let h = parse("01:00.0 Ethernet controller [0200]: X [8086:1521]\n\tIOMMU group: 99999999999\n\tCapabilities: [a0] Express (v2) Endpoint\n\t\tLnkSta:\tSpeed 999999999999999GT/s, Width x99999999999\n");
+    assert_eq!(h.devices[0].iommu_group, None);
+    assert_eq!(h.devices[0].link.as_ref().unwrap().current_width, None);
+}
+
+#[test]
+fn every_cut_and_shuffle_of_a_real_capture_parses_or_is_empty() {
+    let text = include_str!(
+        "../../../../../../tests/data/lspci-corpus/minipc-beelink-gtr-ryzen-renoir-pve-iommu.txt"
+    );
+    let cuts = (0..text.len())
+        .step_by(1499)
+        .filter(|&i| text.is_char_boundary(i));
+    for i in cuts {
+        for piece in [&text[..i], &text[i..]] {
+            match parse_lspci(piece, Path::new("cut")) {
+                Ok(h) => assert!(!h.devices.is_empty()),
+                Err(Error::LspciEmpty { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    // Lines in a scrambled (but deterministic) order: blocks break apart, nothing panics.
+    let mut lines: Vec<&str> = text.lines().collect();
+    for round in 0..20usize {
+        let n = lines.len();
+        for i in 0..n {
+            lines.swap(i, (i * 7919 + round * 104729) % n);
+        }
+        let _ = parse_lspci(&lines.join("\n"), Path::new("shuffled"));
+    }
+}

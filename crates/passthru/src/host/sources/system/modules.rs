@@ -48,8 +48,9 @@ pub fn read_modules(
         .read_string("proc/modules")
         .ok()
         .map(|t| parse_proc_modules(&t));
-    // CONFIG_MODULES=n: no proc/modules, and sys/module lists only built-ins.
-    let no_module_support = loaded.is_none() && root.is_dir("proc") && root.is_dir("sys/module");
+    // CONFIG_MODULES=n: no proc/modules, and sys/module lists only built-ins (proc/version tells a real procfs from a partial tree).
+    let no_module_support =
+        loaded.is_none() && root.exists("proc/version") && root.is_dir("sys/module");
     if no_module_support {
         loaded = Some(Vec::new());
     }

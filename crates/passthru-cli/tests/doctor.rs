@@ -1,0 +1,781 @@
+//! `passthru doctor` and `passthru why` through the real binary, on fake host trees:
+//! a healthy host, then one fault at a time. Each scenario asserts the exact problem
+//! findings (id, severity, device), key messages and fixes, and the exit code.
+
+use passthru_testsupport::{
+    bdf, DeviceSpec, ExtraFile, HostSpec, LinkSpec, NetdevSpec, PortType, SriovSpec, VfSpec,
+};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const REL: &str = "6.1.0-18-amd64";
+
+const PCI_IDS: &str = "\
+10de  NVIDIA Corporation
+\t1b80  GP104 [GeForce GTX 1080]
+\t10f0  GP104 High Definition Audio Controller
+1000  Broadcom / LSI
+\t0097  SAS3008 PCI-Express Fusion-MPT SAS-3
+8086  Intel Corporation
+\t1521  I350 Gigabit Network Connection
+\t1520  I350 Ethernet Controller Virtual Function
+C 01  Mass storage controller
+\t06  SATA controller
+\t07  Serial Attached SCSI controller
+C 02  Network controller
+\t00  Ethernet controller
+C 03  Display controller
+\t00  VGA compatible controller
+C 04  Multimedia controller
+\t03  Audio device
+C 06  Bridge
+\t00  Host bridge
+\t04  PCI bridge
+";
+
+fn file(h: &mut HostSpec, path: &str, contents: &str) {
+    h.files.retain(|f| f.path != path);
+    h.files.push(ExtraFile {
+        path: path.into(),
+        contents: contents.into(),
+        link: None,
+        mode: None,
+    });
+}
+
+fn root_port(a: &str) -> DeviceSpec {
+    DeviceSpec::new(bdf(a), 0x8086, 0x2030, 0x060400)
+        .pcie(PortType::RootPort, Some(LinkSpec::full(8.0, 16)))
+        .driver("pcieport")
+        .numa(0)
+}
+
+/// An Intel host with VT-x, VT-d, intel_iommu=on iommu=pt through GRUB (Debian), vfio
+/// loaded: a GPU (+ its audio function) on vfio-pci alone in group 1, an I350 PF
+/// (igb, eno1, default route) with 2 VFs on vfio-pci in groups 20 and 21, an AHCI
+/// controller on the host.
+fn healthy() -> HostSpec {
+    let mut h = HostSpec::new()
+        .numa_node(0, "0-7")
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet intel_iommu=on iommu=pt")
+        .driver("vfio-pci", None);
+    h.kernel_release = Some(REL.into());
+    h.devices.push(
+        DeviceSpec::new(bdf("0000:00:00.0"), 0x8086, 0x2020, 0x060000)
+            .group(0)
+            .numa(0),
+    );
+    h.devices.push(root_port("0000:00:01.0").group(1));
+    for (f, dev, class, reset) in [
+        (0u8, 0x1b80u16, 0x030000u32, "bus"),
+        (1, 0x10f0, 0x040300, "flr"),
+    ] {
+        h.devices.push(
+            DeviceSpec::new(bdf(&format!("0000:01:00.{f}")), 0x10de, dev, class)
+                .parent(bdf("0000:00:01.0"))
+                .driver("vfio-pci")
+                .group(1)
+                .numa(0)
+                .pcie(PortType::Endpoint, Some(LinkSpec::full(8.0, 16)))
+                .reset_method(reset),
+        );
+    }
+    h.devices.push(root_port("0000:00:02.0").group(2));
+    let s = SriovSpec::new(8, 2, 0x80, 4, 0x1520)
+        .vf_driver("vfio-pci")
+        .vf(
+            0,
+            VfSpec {
+                iommu_group: Some(20),
+                ..VfSpec::default()
+            },
+        )
+        .vf(
+            1,
+            VfSpec {
+                iommu_group: Some(21),
+                ..VfSpec::default()
+            },
+        );
+    h.devices.push(
+        DeviceSpec::new(bdf("0000:02:00.0"), 0x8086, 0x1521, 0x020000)
+            .parent(bdf("0000:00:02.0"))
+            .driver("igb")
+            .group(3)
+            .numa(0)
+            .pcie(PortType::Endpoint, Some(LinkSpec::full(5.0, 4)))
+            .reset_method("flr")
+            .msix(10)
+            .sriov(s)
+            .netdev(NetdevSpec::up("eno1", "a0:36:9f:00:00:01", 1000)),
+    );
+    h.devices.push(
+        DeviceSpec::new(bdf("0000:00:17.0"), 0x8086, 0xa182, 0x010601)
+            .driver("ahci")
+            .group(5)
+            .numa(0),
+    );
+    file(
+        &mut h,
+        "proc/version",
+        &format!("Linux version {REL} (debian-kernel@lists.debian.org)\n"),
+    );
+    file(
+        &mut h,
+        "proc/cpuinfo",
+        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Silver 4214 CPU @ 2.20GHz\nflags\t\t: fpu vme de pse tsc msr pae vmx x2apic ept\n\nprocessor\t: 1\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme de pse tsc msr pae vmx x2apic ept\n",
+    );
+    file(
+        &mut h,
+        "proc/modules",
+        "vfio_pci 16384 0 - Live 0x0000000000000000\nvfio_pci_core 94208 1 vfio_pci, Live 0x0000000000000000\nvfio_iommu_type1 45056 0 - Live 0x0000000000000000\nvfio 61440 3 vfio_pci_core,vfio_iommu_type1,vfio_pci, Live 0x0000000000000000\nkvm_intel 380928 0 - Live 0x0000000000000000\nkvm 1142784 1 kvm_intel, Live 0x0000000000000000\nigb 282624 0 - Live 0x0000000000000000\n",
+    );
+    file(
+        &mut h,
+        &format!("lib/modules/{REL}/modules.dep"),
+        "kernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/pci/vfio-pci-core.ko kernel/drivers/vfio/vfio.ko\nkernel/drivers/vfio/pci/vfio-pci-core.ko: kernel/drivers/vfio/vfio.ko\nkernel/drivers/vfio/vfio_iommu_type1.ko: kernel/drivers/vfio/vfio.ko\nkernel/drivers/vfio/vfio.ko:\nkernel/arch/x86/kvm/kvm-intel.ko: kernel/arch/x86/kvm/kvm.ko\nkernel/arch/x86/kvm/kvm.ko:\n",
+    );
+    for t in ["APIC", "DMAR", "FACP", "MCFG"] {
+        file(&mut h, &format!("sys/firmware/acpi/tables/{t}"), t);
+    }
+    file(&mut h, "dev/kvm", "");
+    file(
+        &mut h,
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=on iommu=pt\"\n",
+    );
+    file(&mut h, "usr/sbin/update-grub", "#!/bin/sh\n");
+    file(&mut h, "usr/sbin/update-initramfs", "#!/bin/sh\n");
+    file(
+        &mut h,
+        "proc/net/route",
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neno1\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\neno1\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n",
+    );
+    file(&mut h, "usr/share/misc/pci.ids", PCI_IDS);
+    h
+}
+
+fn passthru(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run passthru")
+}
+
+/// Writes the host, runs `doctor ARGS --json`, returns (exit code, JSON).
+fn doctor(h: &HostSpec, args: &[&str]) -> (i32, Value) {
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let mut a = vec!["doctor", "--json"];
+    a.extend_from_slice(args);
+    let o = passthru(t.path(), &a);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --json: {e}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), v)
+}
+
+fn findings(v: &Value) -> &Vec<Value> {
+    v["findings"].as_array().expect("findings")
+}
+
+/// `(id, severity, device)` of every finding that is not a pass.
+fn problems(v: &Value) -> Vec<(String, String, Option<String>)> {
+    findings(v)
+        .iter()
+        .filter(|f| f["severity"] != "pass")
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["device"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn p(id: &str, sev: &str, dev: Option<&str>) -> (String, String, Option<String>) {
+    (id.into(), sev.into(), dev.map(str::to_string))
+}
+
+fn finding<'a>(v: &'a Value, id: &str, dev: Option<&str>) -> &'a Value {
+    findings(v)
+        .iter()
+        .find(|f| f["id"] == id && f["device"].as_str() == dev)
+        .unwrap_or_else(|| panic!("no finding {id} for {dev:?} in {v:#}"))
+}
+
+#[test]
+fn healthy_host_passes_everything() {
+    let (code, v) = doctor(&healthy(), &[]);
+    assert_eq!(problems(&v), vec![], "{v:#}");
+    assert_eq!(code, 0);
+    assert_eq!(v["selection"], "vfio_or_override");
+    assert_eq!(
+        v["devices"],
+        serde_json::json!([
+            "0000:01:00.0",
+            "0000:01:00.1",
+            "0000:02:10.0",
+            "0000:02:10.4"
+        ])
+    );
+    // Every check that applies ran: the whole list, in report order.
+    let ids: Vec<(&str, Option<&str>)> = findings(&v)
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap(), f["device"].as_str()))
+        .collect();
+    let mut want: Vec<(&str, Option<&str>)> = [
+        "cpu.no-virtualization",
+        "kvm.no-device",
+        "iommu.no-firmware-table",
+        "iommu.kernel-disabled",
+        "iommu.no-passthrough-mode",
+        "iommu.no-interrupt-remapping",
+        "vfio.unsafe-interrupts",
+        "vfio.noiommu-mode",
+        "vfio.modules-missing",
+        "vfio.no-container",
+    ]
+    .iter()
+    .map(|i| (*i, None))
+    .collect();
+    for d in ["0000:01:00.0", "0000:01:00.1"] {
+        for i in [
+            "device.group-shared",
+            "device.host-driver",
+            "device.vfio-node-missing",
+            "device.no-reset",
+            "device.numa-unknown",
+        ] {
+            want.push((i, Some(d)));
+        }
+    }
+    want.push(("sriov.pf-no-carrier", Some("0000:02:00.0")));
+    want.push(("sriov.pf-unbound", Some("0000:02:00.0")));
+    for d in ["0000:02:10.0", "0000:02:10.4"] {
+        for i in [
+            "device.group-shared",
+            "device.host-driver",
+            "device.vfio-node-missing",
+            "device.no-reset",
+            "device.numa-unknown",
+        ] {
+            want.push((i, Some(d)));
+        }
+    }
+    want.push(("config.vfio-ids-absent", None));
+    want.push(("config.blacklist-absent", None));
+    assert_eq!(ids, want);
+    assert_eq!(
+        finding(&v, "iommu.no-interrupt-remapping", None)["message"],
+        "supported by dmar0 (ecap bit 3)"
+    );
+    assert_eq!(
+        finding(&v, "device.group-shared", Some("0000:01:00.0"))["message"],
+        "IOMMU group 1 holds only this device's functions and bridges (0000:00:01.0, 0000:01:00.1)"
+    );
+    // Every finding has the documented keys, fix null on a pass.
+    for f in findings(&v) {
+        for k in ["id", "severity", "device", "message", "fix"] {
+            assert!(f.get(k).is_some(), "{k} missing in {f}");
+        }
+        assert!(f["fix"].is_null());
+    }
+}
+
+#[test]
+fn healthy_host_text_report_and_kernel_log() {
+    let t = tempfile::tempdir().unwrap();
+    healthy().write(t.path()).unwrap();
+    let log = t.path().join("dmesg.txt");
+    std::fs::write(
+        &log,
+        "[    0.000000] Linux version 6.1.0-18-amd64\n[    0.020000] DMAR: IOMMU enabled\n[    0.300000] DMAR-IR: Enabled IRQ remapping in x2apic mode\n",
+    )
+    .unwrap();
+    let o = passthru(t.path(), &["--kernel-log", log.to_str().unwrap(), "doctor"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line '{start}' in\n{text}"))
+            .to_string()
+    };
+    let l = line("Checking for hardware virtualization");
+    assert!(l.ends_with(": PASS (CPU flag 'vmx' present)"), "{l}");
+    let l = line("Checking for interrupt remapping");
+    assert!(
+        l.ends_with(": PASS (kernel log: \"DMAR-IR: Enabled IRQ remapping in x2apic mode\")"),
+        "{l}"
+    );
+    let l = line("Checking 0000:02:10.4 IOMMU group isolation");
+    assert!(l.ends_with(": PASS (alone in IOMMU group 21)"), "{l}");
+    for h in [
+        "Host",
+        "Devices (bound to vfio-pci or with driver_override set)",
+        "Related devices",
+        "Configuration",
+    ] {
+        assert!(text.lines().any(|l| l == h), "no heading {h} in\n{text}");
+    }
+    assert!(
+        text.ends_with("Summary: 34 passed, 0 info, 0 warnings, 0 failures\n"),
+        "{text}"
+    );
+    // Same report, quiet: nothing but the summary.
+    let o = passthru(t.path(), &["doctor", "-q"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(!text.contains("Checking"), "{text}");
+}
+
+#[test]
+fn iommu_off_on_the_command_line() {
+    let mut h = healthy();
+    h.cmdline = Some(
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet intel_iommu=off iommu=pt"
+            .into(),
+    );
+    file(
+        &mut h,
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=off iommu=pt\"\n",
+    );
+    for d in &mut h.devices {
+        d.iommu_group = None;
+        if let Some(s) = &mut d.sriov {
+            s.num_vfs = 0;
+        }
+    }
+    h.device_mut(bdf("0000:01:00.0")).unwrap().driver = Some("nouveau".into());
+    h.device_mut(bdf("0000:01:00.1")).unwrap().driver = Some("snd_hda_intel".into());
+    // vfio is loaded, so its container exists even without an IOMMU.
+    file(&mut h, "dev/vfio/vfio", "");
+    let (code, v) = doctor(&h, &["01:00.0"]);
+    assert_eq!(
+        problems(&v),
+        vec![
+            p("iommu.kernel-disabled", "fail", None),
+            p("iommu.no-interrupt-remapping", "info", None),
+            p("device.group-shared", "fail", Some("0000:01:00.0")),
+            p("device.host-driver", "warn", Some("0000:01:00.0")),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(code, 2);
+    let k = finding(&v, "iommu.kernel-disabled", None);
+    assert_eq!(
+        k["message"],
+        "no IOMMU groups: the kernel command line turns the IOMMU off (intel_iommu=off)"
+    );
+    assert_eq!(
+        k["fix"],
+        "sed -i 's/\\<intel_iommu=off\\>//' /etc/default/grub\nsed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on /' /etc/default/grub\nupdate-grub\nreboot"
+    );
+    assert_eq!(
+        finding(&v, "device.group-shared", Some("0000:01:00.0"))["message"],
+        "in no IOMMU group: the kernel has no IOMMU enabled"
+    );
+    assert_eq!(
+        finding(&v, "device.host-driver", Some("0000:01:00.0"))["message"],
+        "bound to host driver nouveau, not vfio-pci"
+    );
+    // The firmware table is there: the firmware check passes.
+    assert_eq!(
+        finding(&v, "iommu.no-firmware-table", None)["severity"],
+        "pass"
+    );
+}
+
+#[test]
+fn gpu_sharing_its_group_with_a_storage_controller() {
+    let mut h = healthy();
+    h.devices.push(
+        DeviceSpec::new(bdf("0000:05:00.0"), 0x1000, 0x0097, 0x010700)
+            .parent(bdf("0000:00:01.0"))
+            .driver("mpt3sas")
+            .group(1)
+            .numa(0)
+            .reset_method("flr"),
+    );
+    let (code, v) = doctor(&h, &["01:00.0"]);
+    assert_eq!(
+        problems(&v),
+        vec![p("device.group-shared", "fail", Some("0000:01:00.0"))],
+        "{v:#}"
+    );
+    assert_eq!(code, 2);
+    let f = finding(&v, "device.group-shared", Some("0000:01:00.0"));
+    assert_eq!(
+        f["message"],
+        "shares IOMMU group 1 with 0000:05:00.0 (Serial Attached SCSI controller: SAS3008 PCI-Express Fusion-MPT SAS-3 [1000:0097], mpt3sas)"
+    );
+    let fix = f["fix"].as_str().unwrap();
+    assert!(fix.contains("passthru bind 0000:05:00.0 --vfio"), "{fix}");
+    assert!(fix.contains("Do not use pcie_acs_override"), "{fix}");
+
+    // why: the chain stops at the group, with its fix.
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let o = passthru(t.path(), &["why", "01:00.0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("3. IOMMU group"), "{text}");
+    assert!(text.contains("BROKEN"), "{text}");
+    assert!(
+        !text.contains("4. driver"),
+        "stops at the broken link:\n{text}"
+    );
+    assert!(
+        text.contains("0000:01:00.0 cannot go to a guest: the chain breaks at 'group'. (--all shows the rest of the chain)"),
+        "{text}"
+    );
+    assert!(text.contains("fix: Move 0000:01:00.0 to a slot"), "{text}");
+    let o = passthru(t.path(), &["why", "01:00.0", "--all", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let w: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &w["chains"][0];
+    assert_eq!(c["device"], "0000:01:00.0");
+    assert_eq!(c["broken"], "group");
+    let links: Vec<&str> = c["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["link"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        links,
+        [
+            "firmware",
+            "kernel",
+            "group",
+            "driver",
+            "sriov",
+            "configuration",
+            "guest"
+        ]
+    );
+}
+
+#[test]
+fn pf_with_vfs_and_no_carrier() {
+    let mut h = healthy();
+    let pf = h.device_mut(bdf("0000:02:00.0")).unwrap();
+    pf.netdevs = vec![NetdevSpec::no_carrier("eno1", "a0:36:9f:00:00:01")];
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(
+        problems(&v),
+        vec![p("sriov.pf-no-carrier", "warn", Some("0000:02:00.0"))],
+        "{v:#}"
+    );
+    assert_eq!(code, 1);
+    let f = finding(&v, "sriov.pf-no-carrier", Some("0000:02:00.0"));
+    assert_eq!(
+        f["message"],
+        "eno1 has no carrier (operstate down) with 2 VFs enabled"
+    );
+    assert!(f["fix"].as_str().unwrap().contains("ethtool eno1"));
+    // Named VF: its PF is checked too.
+    let (code, v) = doctor(&h, &["02:10.0"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        problems(&v),
+        vec![p("sriov.pf-no-carrier", "warn", Some("0000:02:00.0"))]
+    );
+}
+
+#[test]
+fn vf_with_driver_override_still_on_its_host_driver() {
+    let mut h = healthy();
+    let pf = h.device_mut(bdf("0000:02:00.0")).unwrap();
+    let s = pf.sriov.as_mut().unwrap();
+    s.vfs[1] = VfSpec {
+        driver: Some("igbvf".into()),
+        driver_override: Some("vfio-pci".into()),
+        iommu_group: Some(21),
+        netdevs: vec![NetdevSpec::up("eno1v1", "02:00:00:00:01:01", 1000)],
+    };
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(
+        problems(&v),
+        vec![p("device.host-driver", "fail", Some("0000:02:10.4"))],
+        "{v:#}"
+    );
+    assert_eq!(code, 2);
+    let f = finding(&v, "device.host-driver", Some("0000:02:10.4"));
+    assert_eq!(
+        f["message"],
+        "driver_override says vfio-pci but igbvf holds it"
+    );
+    assert_eq!(
+        f["fix"],
+        "modprobe vfio-pci\necho 0000:02:10.4 > /sys/bus/pci/devices/0000:02:10.4/driver/unbind\necho 0000:02:10.4 > /sys/bus/pci/drivers_probe"
+    );
+    // Its netdev carries no default route.
+    assert_eq!(
+        finding(&v, "device.default-route", Some("0000:02:10.4"))["severity"],
+        "pass"
+    );
+}
+
+#[test]
+fn interrupt_remapping_unsupported() {
+    let mut h = healthy();
+    file(
+        &mut h,
+        "sys/devices/virtual/iommu/dmar0/intel-iommu/ecap",
+        "f050d2\n",
+    );
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(
+        problems(&v),
+        vec![p("iommu.no-interrupt-remapping", "fail", None)],
+        "{v:#}"
+    );
+    assert_eq!(code, 2);
+    let f = finding(&v, "iommu.no-interrupt-remapping", None);
+    assert_eq!(
+        f["message"],
+        "IOMMU unit(s) without interrupt remapping support (ecap bit 3 clear): dmar0 (ecap f050d2)"
+    );
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("Enable interrupt remapping"));
+
+    // The same verdict from the kernel log, when vfio refused a device.
+    let t = tempfile::tempdir().unwrap();
+    healthy().write(t.path()).unwrap();
+    let log = t.path().join("dmesg.txt");
+    std::fs::write(&log, "[   12.5] vfio_iommu_type1_attach_group: No interrupt remapping support.  Use the module param \"allow_unsafe_interrupts\" to enable VFIO IOMMU support on this platform\n").unwrap();
+    let o = passthru(
+        t.path(),
+        &["--kernel-log", log.to_str().unwrap(), "doctor", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        problems(&v),
+        vec![p("iommu.no-interrupt-remapping", "fail", None)]
+    );
+    assert!(finding(&v, "iommu.no-interrupt-remapping", None)["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("the kernel log shows vfio refusing a device: \"vfio_iommu_type1_attach_group: No interrupt remapping support."));
+
+    // And from the command line.
+    let mut h = healthy();
+    h.cmdline = Some(format!("{} intremap=off", h.cmdline.clone().unwrap()));
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(code, 2);
+    let f = finding(&v, "iommu.no-interrupt-remapping", None);
+    assert_eq!(
+        f["message"],
+        "interrupt remapping is turned off on the kernel command line (intremap=off)"
+    );
+}
+
+#[test]
+fn unsafe_interrupts_enabled() {
+    let mut h = healthy();
+    file(
+        &mut h,
+        "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+        "Y\n",
+    );
+    file(
+        &mut h,
+        "etc/modprobe.d/vfio.conf",
+        "options vfio_iommu_type1 allow_unsafe_interrupts=1\n",
+    );
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(
+        problems(&v),
+        vec![p("vfio.unsafe-interrupts", "warn", None)],
+        "{v:#}"
+    );
+    assert_eq!(code, 1);
+    let f = finding(&v, "vfio.unsafe-interrupts", None);
+    assert_eq!(
+        f["message"],
+        "vfio_iommu_type1 allow_unsafe_interrupts=Y now; set to 1 in /etc/modprobe.d/vfio.conf:1"
+    );
+    assert_eq!(
+        f["fix"],
+        "sed -i '1s/allow_unsafe_interrupts=[^ ]*//' /etc/modprobe.d/vfio.conf\necho 0 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+    );
+}
+
+#[test]
+fn nova_device_spec_selects_devices_and_stale_config_is_reported() {
+    let mut h = healthy();
+    file(
+        &mut h,
+        "etc/nova/nova.conf",
+        "[DEFAULT]\ndebug = False\n\n[pci]\ndevice_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1520\", \"physical_network\": \"physnet1\"}\ndevice_spec = {\"vendor_id\": \"8086\", \"product_id\": \"10ed\"}\n",
+    );
+    file(
+        &mut h,
+        "etc/modprobe.d/vfio.conf",
+        "options vfio-pci ids=10de:1b80,10de:1b81\nsoftdep nouveau pre: vfio-pci\nblacklist nouveau\nblacklist radeon\n",
+    );
+    file(
+        &mut h,
+        "etc/libvirt/qemu.conf",
+        "cgroup_device_acl = [\n    \"/dev/null\", \"/dev/full\", \"/dev/zero\",\n    \"/dev/random\", \"/dev/urandom\",\n    \"/dev/ptmx\", \"/dev/kvm\",\n    \"/dev/vfio/vfio\", \"/dev/vfio/20\"\n]\n",
+    );
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(v["selection"], "nova_device_spec");
+    assert_eq!(
+        v["devices"],
+        serde_json::json!(["0000:02:10.0", "0000:02:10.4"])
+    );
+    assert_eq!(
+        problems(&v),
+        vec![
+            p("config.vfio-ids-absent", "warn", None),
+            p("config.blacklist-absent", "warn", None),
+            p("config.nova-spec-unmatched", "warn", None),
+            p("config.qemu-acl-missing-group", "warn", None),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        finding(&v, "config.vfio-ids-absent", None)["message"],
+        "/etc/modprobe.d/vfio.conf:1: ids 10de:1b81 match no device on this host"
+    );
+    let bl: Vec<&Value> = findings(&v)
+        .iter()
+        .filter(|f| f["id"] == "config.blacklist-absent")
+        .collect();
+    assert_eq!(
+        bl.len(),
+        1,
+        "nouveau serves the GTX 1080; only radeon is stale"
+    );
+    assert_eq!(
+        bl[0]["message"],
+        "blacklist radeon (/etc/modprobe.d/vfio.conf:4) names a driver no device on this host uses"
+    );
+    assert_eq!(
+        bl[0]["fix"],
+        "sed -i '4d' /etc/modprobe.d/vfio.conf\nupdate-initramfs -u -k all"
+    );
+    let nova: Vec<&Value> = findings(&v)
+        .iter()
+        .filter(|f| f["id"] == "config.nova-spec-unmatched")
+        .collect();
+    assert_eq!(
+        nova[0]["message"],
+        "/etc/nova/nova.conf:5 matches 2 device(s)"
+    );
+    assert_eq!(
+        nova[1]["message"],
+        "/etc/nova/nova.conf:6: {\"vendor_id\": \"8086\", \"product_id\": \"10ed\"} matches no device on this host"
+    );
+    let acl = finding(&v, "config.qemu-acl-missing-group", None);
+    assert_eq!(
+        acl["message"],
+        "customised at /etc/libvirt/qemu.conf:1 without /dev/vfio/21"
+    );
+    assert!(acl["fix"]
+        .as_str()
+        .unwrap()
+        .contains("    \"/dev/vfio/21\"\n]"));
+    // Every VF nova matches is also listed as such.
+    assert_eq!(
+        finding(&v, "device.not-in-nova", Some("0000:02:10.0"))["message"],
+        "matched by /etc/nova/nova.conf:5"
+    );
+}
+
+#[test]
+fn vfs_asked_for_but_not_created() {
+    let mut h = healthy();
+    h.device_mut(bdf("0000:02:00.0"))
+        .unwrap()
+        .sriov
+        .as_mut()
+        .unwrap()
+        .num_vfs = 0;
+    // The GPU stays with the host: nothing but nova's VFs is meant for guests.
+    h.device_mut(bdf("0000:01:00.0")).unwrap().driver = Some("nouveau".into());
+    h.device_mut(bdf("0000:01:00.1")).unwrap().driver = Some("snd_hda_intel".into());
+    file(&mut h, "dev/vfio/vfio", "");
+    file(
+        &mut h,
+        "etc/nova/nova.conf",
+        "[pci]\ndevice_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1520\"}\n",
+    );
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(
+        problems(&v),
+        vec![
+            p("sriov.vfs-missing", "fail", Some("0000:02:00.0")),
+            p("config.nova-spec-unmatched", "warn", None),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(code, 2);
+    let f = finding(&v, "sriov.vfs-missing", Some("0000:02:00.0"));
+    assert_eq!(
+        f["message"],
+        "VFs [8086:1520] are asked for by nova device_spec (/etc/nova/nova.conf:2) but sriov_numvfs is 0 (of 8 possible)"
+    );
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("echo 8 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs"));
+    assert!(finding(&v, "config.nova-spec-unmatched", None)["message"]
+        .as_str()
+        .unwrap()
+        .ends_with(
+            "matches no device: it names the VFs of 0000:02:00.0, which has sriov_numvfs 0"
+        ));
+}
+
+#[test]
+fn why_on_a_healthy_vf_walks_the_whole_chain() {
+    let t = tempfile::tempdir().unwrap();
+    healthy().write(t.path()).unwrap();
+    let o = passthru(t.path(), &["why", "02:10.4"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("Why 0000:02:10.4 (Ethernet controller: I350 Ethernet Controller Virtual Function [8086:1520], vfio-pci)\n"), "{text}");
+    for (i, l) in [
+        "1. firmware",
+        "2. kernel",
+        "3. IOMMU group",
+        "4. driver",
+        "5. SR-IOV",
+        "6. configuration",
+        "7. use by a guest",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(text.contains(l), "link {} missing:\n{text}", i + 1);
+    }
+    assert!(
+        text.contains("Checking 0000:02:00.0 PF link"),
+        "the VF's PF is in the SR-IOV link:\n{text}"
+    );
+    assert!(
+        text.ends_with("0000:02:10.4 can go to a guest: no link is broken.\n"),
+        "{text}"
+    );
+    // An unknown device is one clear error, exit 3.
+    let o = passthru(t.path(), &["why", "09:00.0"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no device '09:00.0'"));
+}
