@@ -568,3 +568,55 @@ fn opennebula_and_qemu_acl() {
     ));
     assert_eq!(v["groups"]["40"][0], "0000:07:10.7");
 }
+
+#[test]
+fn expectations_take_nova_aliases() {
+    // The seed's nova.conf alias, found under the root by default.
+    let t = tree(scenarios::i350().file(
+        "etc/nova/nova.conf",
+        "[pci]\nalias = {\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\", \"device_type\": \"type-VF\"}\n",
+    ));
+    let o = verify_file(t.path(), &seed_domain(), &["--expect", "igbnic:1"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("[8086:1520 type-VF]"), "{}", out(&o));
+    // A JSON alias line on the command line, read by nova's rules; a type-PF alias
+    // does not take the VF.
+    let pf = r#"{"name": "igbnic", "vendor_id": "8086", "product_id": "1520", "device_type": "type-PF"}"#;
+    let o = verify_file(
+        t.path(),
+        &seed_domain(),
+        &["--expect", "igbnic:1", "--alias", pf],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
+    // What nova refuses, passthru refuses with nova's message.
+    let bad = r#"{"name": "igbnic", "vendor_id": "8086", "product_id": "1520", "device_type": "type-XX"}"#;
+    let o = verify_file(
+        t.path(),
+        &seed_domain(),
+        &["--expect", "igbnic:1", "--alias", bad],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(err(&o).contains("'type-XX' is not one of"), "{}", err(&o));
+    let d = tempfile::tempdir().unwrap();
+    let conf = write(
+        d.path(),
+        "nova.conf",
+        "[pci]\nalias = {\"name\": \"gpu\", \"vendor_id\": \"10de\", \"product_id\": \"1b80\"}\n",
+    );
+    let o = verify_file(
+        t.path(),
+        &seed_domain(),
+        &["--expect", "gpu:0,igbnic:1", "--nova-conf", &conf],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "igbnic is not in this nova.conf: {}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("no alias 'igbnic' is defined (known: gpu)"),
+        "{}",
+        out(&o)
+    );
+}
