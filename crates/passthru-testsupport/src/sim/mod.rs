@@ -120,7 +120,6 @@ pub fn serve(kernel: Kernel, mountpoint: &Path, on_ready: impl FnOnce()) -> io::
     let mut opts = vec![
         MountOption::FSName("passthru-sim".into()),
         MountOption::Subtype("passthru-sim".into()),
-        MountOption::DefaultPermissions,
     ];
     // SAFETY: a getter without arguments.
     if unsafe { libc::geteuid() } == 0 {
