@@ -966,3 +966,15 @@ fn huge_writes_are_refused_not_fatal() {
     // The simulator is still serving.
     assert_eq!(r(root, "etc/hostname"), "sim");
 }
+
+#[test]
+fn the_harness_finds_the_binary_next_to_the_tests() {
+    // What other crates' tests rely on: target/<profile>/passthru-sim, found from
+    // the test executable (unless $PASSTHRU_SIM says otherwise).
+    if std::env::var_os("PASSTHRU_SIM").is_none() {
+        assert_eq!(
+            passthru_testsupport::sim::harness::default_binary(),
+            PathBuf::from(BIN)
+        );
+    }
+}
