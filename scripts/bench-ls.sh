@@ -23,7 +23,8 @@ cleanup() { rm -rf "$BASE"; }
 trap cleanup EXIT
 mkdir -p "$BASE"
 
-printf '%-8s %9s %14s %14s %18s %10s %10s\n' tree functions "passthru(ms)" "lspci(ms)" "lspci-nohwdb(ms)" ratio ratio-nohwdb
+echo "wall-clock medians (ms); ratio = passthru / lspci. cpu = mean user+sys (ms)."
+printf '%-8s %9s %9s %9s %13s %7s %13s %8s %8s %8s\n' tree functions passthru lspci lspci-nohwdb ratio ratio-nohwdb cpu-pt cpu-ls cpu-ratio
 for s in $SIZES; do
   dir=$BASE/$s
   "$FH" write --scenario "parametric:$s" "$dir"
@@ -47,11 +48,12 @@ for s in $SIZES; do
     -n lspci-nohwdb "lspci -A linux-sysfs -O sysfs.path=$dir/sys/bus/pci -O hwdb.disable=1 -nnmm -D" \
     >/dev/null 2>&1
   jq -r --arg s "$s" --arg n "$n" '
-    [.results[] | {(.command): (.median * 1000)}] | add as $m
-    | [$s, $n, ($m.passthru|.*100|round/100), ($m.lspci|.*100|round/100),
-       ($m["lspci-nohwdb"]|.*100|round/100),
-       ($m.passthru / $m.lspci |.*1000|round/1000),
-       ($m.passthru / $m["lspci-nohwdb"] |.*1000|round/1000)]
+    def r2: . * 100 | round / 100;
+    def r3: . * 1000 | round / 1000;
+    [.results[] | {(.command): {med: (.median * 1000), cpu: ((.user + .system) * 1000)}}] | add as $m
+    | [$s, $n, ($m.passthru.med|r2), ($m.lspci.med|r2), ($m["lspci-nohwdb"].med|r2),
+       ($m.passthru.med / $m.lspci.med | r3), ($m.passthru.med / $m["lspci-nohwdb"].med | r3),
+       ($m.passthru.cpu|r2), ($m.lspci.cpu|r2), ($m.passthru.cpu / $m.lspci.cpu | r3)]
     | @tsv' "$BASE/$s.json" |
-    awk -F'\t' '{printf "%-8s %9s %14s %14s %18s %10s %10s\n", $1, $2, $3, $4, $5, $6, $7}'
+    awk -F'\t' '{printf "%-8s %9s %9s %9s %13s %7s %13s %8s %8s %8s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}'
 done

@@ -22,7 +22,9 @@ pub struct Args {
     /// Domain XML file(s) or domain name(s).
     #[arg(value_name = "GUEST", required_unless_present = "all")]
     pub guests: Vec<String>,
-    /// libvirt connection URI, as virsh takes it (qemu:///system, test:///abs/node.xml).
+    /// libvirt connection URI, as virsh takes it (qemu:///system, qemu+ssh://host/system,
+    /// test:///abs/node.xml). Default: virsh's own (LIBVIRT_DEFAULT_URI, else
+    /// qemu:///system as root).
     #[arg(long, short = 'c', value_name = "URI")]
     pub connect: Option<String>,
     /// Every domain of the connection (`virsh list --all`), and no device or IOMMU group
