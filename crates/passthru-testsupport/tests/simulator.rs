@@ -778,6 +778,16 @@ fn files_outside_sys_are_an_ordinary_filesystem() {
         errno(w(root, &format!("{PF}/vendor"), "0x1234")),
         libc::EACCES
     );
+    // Write-only attributes cannot be read, even by root; uevent takes actions only.
+    let e = std::fs::read(root.join("sys/bus/pci/drivers/igb/bind")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EACCES));
+    let uevent = r(root, &format!("{PF}/uevent"));
+    w(root, &format!("{PF}/uevent"), "add\n").unwrap();
+    assert_eq!(r(root, &format!("{PF}/uevent")), uevent);
+    assert_eq!(
+        errno(w(root, &format!("{PF}/uevent"), "bogus")),
+        libc::EINVAL
+    );
     // The control directory is hidden from listings.
     let names: Vec<String> = std::fs::read_dir(root)
         .unwrap()
@@ -955,4 +965,16 @@ fn huge_writes_are_refused_not_fatal() {
     assert_eq!(e.raw_os_error(), Some(libc::EFBIG));
     // The simulator is still serving.
     assert_eq!(r(root, "etc/hostname"), "sim");
+}
+
+#[test]
+fn the_harness_finds_the_binary_next_to_the_tests() {
+    // What other crates' tests rely on: target/<profile>/passthru-sim, found from
+    // the test executable (unless $PASSTHRU_SIM says otherwise).
+    if std::env::var_os("PASSTHRU_SIM").is_none() {
+        assert_eq!(
+            passthru_testsupport::sim::harness::default_binary(),
+            PathBuf::from(BIN)
+        );
+    }
 }

@@ -50,6 +50,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let ssh = ssh_connection();
     let opts = ApplyOptions {
         boot: args.boot,
+        runtime_only: false,
         force: args.change.force,
         timeout_secs: args.change.timeout,
         binary: args
@@ -62,8 +63,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return refused(ctx, "apply", e),
     };
+    // Later rounds only bind the VFs the first one created.
+    let later = ApplyOptions {
+        runtime_only: true,
+        ..opts.clone()
+    };
     let mut replan = |h: &passthru::Host, f: &passthru::host::change_facts::ChangeFacts| {
-        plan_apply(h, f, &desired, &opts, ssh.as_deref())
+        plan_apply(h, f, &desired, &later, ssh.as_deref())
     };
     Change {
         name: "apply",

@@ -524,7 +524,9 @@ impl Filesystem for SimFs {
         let writing = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let path = self.path(ino);
         if in_sys(&path) {
-            if writing && n.mode & 0o222 == 0 {
+            // kernfs: no write bit, no writing; no read bit, no reading (even root).
+            let reading = flags & libc::O_ACCMODE != libc::O_WRONLY;
+            if (writing && n.mode & 0o222 == 0) || (reading && n.mode & 0o444 == 0) {
                 return reply.error(libc::EACCES);
             }
             return reply.opened(0, FOPEN_DIRECT_IO);

@@ -23,8 +23,11 @@ use std::collections::BTreeMap;
 /// Options of an apply.
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Runtime state only (VF counts and bindings), as at boot.
+    /// At boot: runtime state only, and wait for PF drivers still loading.
     pub boot: bool,
+    /// Runtime state only (VF counts and bindings): `--boot`, and the later rounds
+    /// of an apply.
+    pub runtime_only: bool,
     /// Override forceable refusals.
     pub force: bool,
     /// Seconds to wait for VFs and binds.
@@ -35,7 +38,11 @@ pub struct ApplyOptions {
 
 /// The PFs a `[[sriov]]` selector designates.
 fn select_pfs<'h>(host: &'h Host, sel: &Selector) -> Result<Vec<&'h PciDevice>, ChangeError> {
-    let found: Vec<&PciDevice> = host.devices.iter().filter(|d| sel.matches(d)).collect();
+    let found: Vec<&PciDevice> = host
+        .devices
+        .iter()
+        .filter(|d| sel.matches(host, d))
+        .collect();
     if found.is_empty() {
         return Err(ChangeError::Invalid(format!(
             "[[sriov]] pf = \"{sel}\" matches no device on this host (`passthru ls --sriov` lists the PFs)"
@@ -66,7 +73,8 @@ pub fn plan_apply(
     opts: &ApplyOptions,
     ssh_connection: Option<&str>,
 ) -> Result<Plan, ChangeError> {
-    let mut plan = Plan::new(if opts.boot {
+    let runtime_only = opts.boot || opts.runtime_only;
+    let mut plan = Plan::new(if runtime_only {
         "apply the host file's runtime state (VF counts, vfio bindings)"
     } else {
         "apply the host file"
@@ -115,7 +123,7 @@ pub fn plan_apply(
             .vfio
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.matches(d))
+            .filter(|(_, s)| s.matches(host, d))
             .map(|(i, _)| i)
             .collect();
         if hits.is_empty() {
@@ -145,7 +153,7 @@ pub fn plan_apply(
                 );
                 fake.physfn = Some(*pf);
                 desired.vfio.iter().enumerate().any(|(i, s)| {
-                    let m = s.matches(&fake);
+                    let m = s.matches(host, &fake);
                     if m {
                         matched[i] = true;
                     }
@@ -183,7 +191,7 @@ pub fn plan_apply(
     }
     let mut files = Plan::default();
     let mut commands = Plan::default();
-    if !opts.boot {
+    if !runtime_only {
         let mut boot = Plan::default();
         if let Some(k) = &desired.file.kernel {
             let req = k.request();
@@ -227,9 +235,12 @@ pub fn plan_apply(
         files.warnings = boot.warnings;
         files.reboot_required = boot.reboot_required;
     }
+    // One title for the whole file; the parts' titles would only repeat the steps.
+    let title = std::mem::take(&mut plan.title);
     plan.extend(files);
     plan.extend(runtime);
     plan.extend(commands);
+    plan.title = title;
     if plan.is_empty() && plan.deferred.is_empty() {
         plan.notes
             .push("the host already matches the host file".into());
@@ -314,6 +325,7 @@ mod tests {
     fn opts(boot: bool) -> ApplyOptions {
         ApplyOptions {
             boot,
+            runtime_only: false,
             force: false,
             timeout_secs: 10,
             binary: "/usr/bin/passthru".into(),

@@ -107,6 +107,9 @@ pub struct VfioSection {
     /// Class codes or families.
     #[serde(default)]
     pub classes: Vec<Spanned<String>>,
+    /// Every VF of these PFs (address, netdev, or vendor:device of the PF).
+    #[serde(default)]
+    pub vfs_of: Vec<Spanned<String>>,
     /// Take every function of a selected device that shares its IOMMU group.
     #[serde(default)]
     pub whole_devices: bool,
@@ -159,12 +162,22 @@ pub enum Selector {
     Class(ClassCode, bool),
     /// Every function of this family.
     Family(ClassFamily),
+    /// Every VF of a PF the inner selector matches.
+    VfOf(Box<Selector>),
 }
 
 impl Selector {
-    /// Whether a device matches.
-    pub fn matches(&self, d: &crate::host::model::PciDevice) -> bool {
+    /// Whether a device of a host matches.
+    pub fn matches(
+        &self,
+        host: &crate::host::model::Host,
+        d: &crate::host::model::PciDevice,
+    ) -> bool {
         match self {
+            Selector::VfOf(pf) => d
+                .physfn
+                .and_then(|a| host.device(&a))
+                .is_some_and(|p| pf.matches(host, p)),
             Selector::Address(a) => d.address == *a,
             Selector::Netdev(n) => d.netdevs.iter().any(|x| x == n),
             Selector::Ids(v, dev) => d.vendor_id == *v && d.device_id == *dev,
@@ -189,6 +202,7 @@ impl std::fmt::Display for Selector {
             Selector::Class(c, true) => write!(f, "class {c}"),
             Selector::Class(c, false) => write!(f, "class {:04x}", c.class16()),
             Selector::Family(x) => write!(f, "{x:?} devices"),
+            Selector::VfOf(pf) => write!(f, "VFs of {pf}"),
         }
     }
 }
@@ -326,6 +340,11 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Desired, HostFileError> {
             };
             vfio.push(sel);
         }
+        for p in &v.vfs_of {
+            let sel = parse_device_selector(p.get_ref())
+                .map_err(|m| err(p, format!("[vfio] vfs_of: {m}")))?;
+            vfio.push(Selector::VfOf(Box::new(sel)));
+        }
         if v.modprobe_ids && vfio_ids.is_empty() {
             return Err(HostFileError {
                 file: name.clone(),
@@ -418,9 +437,14 @@ softdep = ["nouveau"]
             0x1b80,
             0x030200,
         );
-        assert!(d.vfio[3].matches(&gpu), "0302 matches 030200");
+        let h = crate::host::model::Host::default();
+        assert!(d.vfio[3].matches(&h, &gpu), "0302 matches 030200");
         gpu.class = ClassCode(0x030000);
-        assert!(!d.vfio[3].matches(&gpu) && d.vfio[4].matches(&gpu) && d.vfio[5].matches(&gpu));
+        assert!(
+            !d.vfio[3].matches(&h, &gpu)
+                && d.vfio[4].matches(&h, &gpu)
+                && d.vfio[5].matches(&h, &gpu)
+        );
     }
 
     #[test]
