@@ -24,6 +24,16 @@ pub(crate) fn hex_field(
     if raw == ANY {
         return Ok(ANY.to_string());
     }
+    // Fast path for plain hex (what libvirt's addresses always are); same result.
+    if !raw.is_empty() && raw.len() <= 12 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let v = u64::from_str_radix(raw, 16).unwrap_or(u64::MAX);
+        if v > max {
+            return Err(NovaError::invalid_spec(format!(
+                "property {prop} ({raw}) is greater than the maximum allowable value ({max:X})."
+            )));
+        }
+        return Ok(format!("{v:0width$x}"));
+    }
     let v = text::parse_int(raw, 16).ok_or_else(|| {
         NovaError::invalid_spec(format!(
             "property {prop} ('{raw}') does not parse as a hex number."
