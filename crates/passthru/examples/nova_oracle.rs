@@ -86,7 +86,10 @@ fn alias(case: &Value) -> Value {
             .map(|al| json!([
                 al.name,
                 al.numa_policy,
-                al.specs.iter().map(|s| s.fields.clone()).collect::<Vec<_>>()
+                al.specs
+                    .iter()
+                    .map(|s| s.fields.clone())
+                    .collect::<Vec<_>>()
             ]))
             .collect::<Vec<_>>()),
         Err(_) => Value::Null,

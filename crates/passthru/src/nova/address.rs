@@ -132,7 +132,9 @@ impl RegexField {
     /// `re.match(pattern, field)`.
     fn matches(&self, field: &str) -> bool {
         if field.len() == self.width
-            && field.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && field
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             if let Some(hit) = u32::from_str_radix(field, 16)
                 .ok()
@@ -268,10 +270,9 @@ impl AddressSpec {
                 .zip(dev.all())
                 .all(|(s, d)| *s == ANY || *s == d),
             AddressSpec::Physical(f) => f.all() == dev.all(),
-            AddressSpec::Regex { regexes, .. } => regexes
-                .iter()
-                .zip(dev.all())
-                .all(|(r, d)| r.matches(d)),
+            AddressSpec::Regex { regexes, .. } => {
+                regexes.iter().zip(dev.all()).all(|(r, d)| r.matches(d))
+            }
         }
     }
 

@@ -448,7 +448,10 @@ impl<'a> Reader<'a> {
                 }
                 let mut subbed = Vec::new();
                 for a in &vals {
-                    subbed.push(self.subst(&a.value, &g, depth + 1).map_err(|e| e.within(&n, &self.detail(a)))?);
+                    subbed.push(
+                        self.subst(&a.value, &g, depth + 1)
+                            .map_err(|e| e.within(&n, &self.detail(a)))?,
+                    );
                 }
                 Ok(py_list(&subbed))
             }
@@ -459,7 +462,9 @@ impl<'a> Reader<'a> {
                     None => Err(SubstError::plain(host_dependent(&n))),
                 },
                 Some(a) => {
-                    let v = self.subst(&a.value, &g, depth + 1).map_err(|e| e.within(&n, &self.detail(a)))?;
+                    let v = self
+                        .subst(&a.value, &g, depth + 1)
+                        .map_err(|e| e.within(&n, &self.detail(a)))?;
                     Ok(match kind {
                         OptKind::Bool => match parse_bool(&v) {
                             Some(true) => "True".into(),
@@ -565,7 +570,11 @@ impl SubstError {
     /// The error as the option being read reports it.
     fn within(self, name: &str, detail: &str) -> Self {
         if self.value_error {
-            SubstError::value(format!("{}{}", value_error_prefix(name, detail), self.message))
+            SubstError::value(format!(
+                "{}{}",
+                value_error_prefix(name, detail),
+                self.message
+            ))
         } else {
             self
         }
@@ -624,7 +633,10 @@ impl NovaConf {
         let subst_multi = |names: &[(&str, &str)], conf: &mut NovaConf| -> Vec<ConfValue> {
             let mut out = Vec::new();
             for a in r.multi(names) {
-                match r.subst(&a.value, "pci", 0).map_err(|e| e.within(names[0].1, &r.detail(a)).message) {
+                match r
+                    .subst(&a.value, "pci", 0)
+                    .map_err(|e| e.within(names[0].1, &r.detail(a)).message)
+                {
                     Ok(v) => out.push(ConfValue {
                         value: v,
                         raw: a.value.clone(),
@@ -654,7 +666,10 @@ impl NovaConf {
             let Some(a) = r.single(&[(group, name)]) else {
                 return false;
             };
-            match r.subst(&a.value, group, 0).map_err(|e| e.within(name, &r.detail(a)).message) {
+            match r
+                .subst(&a.value, group, 0)
+                .map_err(|e| e.within(name, &r.detail(a)).message)
+            {
                 Ok(v) => match parse_bool(&v) {
                     Some(b) => b,
                     None => {

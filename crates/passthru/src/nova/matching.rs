@@ -101,7 +101,11 @@ impl DeviceSpec {
         self.matches_parsed(dev, parsed.as_ref())
     }
 
-    fn matches_parsed(&self, dev: &NovaDevice, parsed: Option<&DeviceAddress>) -> Result<bool, NovaError> {
+    fn matches_parsed(
+        &self,
+        dev: &NovaDevice,
+        parsed: Option<&DeviceAddress>,
+    ) -> Result<bool, NovaError> {
         let Some(addr) = &self.address else {
             return Ok(false);
         };
