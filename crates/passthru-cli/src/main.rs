@@ -1,5 +1,6 @@
 //! `passthru`: the thin command line over the `passthru` library.
 
+mod change;
 mod cli;
 mod commands;
 mod context;

@@ -778,6 +778,16 @@ fn files_outside_sys_are_an_ordinary_filesystem() {
         errno(w(root, &format!("{PF}/vendor"), "0x1234")),
         libc::EACCES
     );
+    // Write-only attributes cannot be read, even by root; uevent takes actions only.
+    let e = std::fs::read(root.join("sys/bus/pci/drivers/igb/bind")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EACCES));
+    let uevent = r(root, &format!("{PF}/uevent"));
+    w(root, &format!("{PF}/uevent"), "add\n").unwrap();
+    assert_eq!(r(root, &format!("{PF}/uevent")), uevent);
+    assert_eq!(
+        errno(w(root, &format!("{PF}/uevent"), "bogus")),
+        libc::EINVAL
+    );
     // The control directory is hidden from listings.
     let names: Vec<String> = std::fs::read_dir(root)
         .unwrap()
@@ -826,4 +836,145 @@ fn mounts_a_scenario_by_name_and_a_plain_tree() {
         .path()
         .join("sys/bus/pci/devices/0000:07:10.0")
         .exists());
+}
+
+fn driver(root: &Path, bdf: &str) -> Option<String> {
+    link_base(root, &format!("sys/bus/pci/devices/{bdf}/driver"))
+}
+
+#[test]
+fn boot_honours_modprobe_d_and_the_command_line() {
+    let Some(m) = mount(&small_host()) else {
+        return;
+    };
+    let root = m.root();
+    let (gpu, audio) = ("0000:01:00.0", "0000:01:00.1");
+    std::fs::create_dir_all(root.join("etc/modprobe.d")).unwrap();
+    // ids without a softdep: the native drivers load first and keep the devices.
+    std::fs::write(
+        root.join("etc/modprobe.d/vfio.conf"),
+        "options vfio-pci ids=10de:1e87,10de:10f8\n",
+    )
+    .unwrap();
+    m.reboot().unwrap();
+    assert_eq!(driver(root, gpu).as_deref(), Some("nouveau"));
+    assert_eq!(driver(root, audio).as_deref(), Some("snd_hda_intel"));
+    // A softdep puts vfio-pci first for the GPU; a blacklist frees the audio.
+    std::fs::write(
+        root.join("etc/modprobe.d/vfio.conf"),
+        "options vfio-pci ids=10de:1e87,10de:10f8\nsoftdep nouveau pre: vfio-pci\nblacklist snd_hda_intel\n",
+    )
+    .unwrap();
+    m.reboot().unwrap();
+    assert_eq!(driver(root, gpu).as_deref(), Some("vfio-pci"));
+    assert_eq!(driver(root, audio).as_deref(), Some("vfio-pci"));
+    assert!(root.join("dev/vfio/7").exists());
+    agree(root);
+    // vfio-pci.ids= on the command line wins over everything; modprobe.d removed.
+    std::fs::remove_file(root.join("etc/modprobe.d/vfio.conf")).unwrap();
+    m.ctl("reboot cmdline=root=/dev/sda1 intel_iommu=on vfio-pci.ids=8086:1521")
+        .unwrap();
+    assert_eq!(
+        r(root, "proc/cmdline"),
+        "root=/dev/sda1 intel_iommu=on vfio-pci.ids=8086:1521"
+    );
+    assert_eq!(driver(root, "0000:06:00.0").as_deref(), Some("vfio-pci"));
+    assert_eq!(driver(root, gpu).as_deref(), Some("nouveau"));
+    assert!(!root.join("sys/class/net/enp6s0").exists());
+    agree(root);
+    // modprobe.blacklist= keeps a driver off at boot and out of modalias autoload.
+    m.ctl("reboot cmdline=root=/dev/sda1 modprobe.blacklist=igbvf")
+        .unwrap();
+    assert_eq!(driver(root, "0000:06:00.0").as_deref(), Some("igb"));
+    m.ctl("rmmod igbvf").unwrap_or(());
+    w(root, &format!("{PF}/sriov_numvfs"), "1").unwrap();
+    assert_eq!(driver(root, "0000:07:10.0"), None, "igbvf is blacklisted");
+    assert!(m.log().contains("igbvf is blacklisted"));
+    agree(root);
+}
+
+#[test]
+fn control_commands() {
+    let Some(m) = mount(&small_host()) else {
+        return;
+    };
+    let root = m.root();
+    let usage = std::fs::read_to_string(root.join(".passthru-sim/ctl")).unwrap();
+    assert!(usage.contains("fault PATH ERRNO"));
+    let status = std::fs::read_to_string(root.join(".passthru-sim/status")).unwrap();
+    assert!(
+        status.contains("boots 1\n") && status.contains("vfs 0\n"),
+        "{status}"
+    );
+    let e = m.ctl("frobnicate").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    // rmmod unbinds the driver's devices and unregisters it; modprobe brings it back
+    // and it claims what it matches.
+    m.ctl("rmmod nouveau").unwrap();
+    assert_eq!(driver(root, "0000:01:00.0"), None);
+    assert!(!root.join("sys/bus/pci/drivers/nouveau").exists());
+    m.ctl("modprobe nouveau").unwrap();
+    assert_eq!(driver(root, "0000:01:00.0").as_deref(), Some("nouveau"));
+    m.ctl("modprobe pci-stub").unwrap();
+    assert!(root.join("sys/bus/pci/drivers/pci-stub/bind").exists());
+    assert_eq!(
+        link_base(root, "sys/bus/pci/drivers/pci-stub/module").as_deref(),
+        Some("pci_stub")
+    );
+    // new_id with all seven fields skips the EEXIST probe; a class mask matches both
+    // NVIDIA functions once they are free.
+    w(root, "sys/bus/pci/drivers/nouveau/unbind", "0000:01:00.0").unwrap();
+    w(
+        root,
+        "sys/bus/pci/drivers/snd_hda_intel/unbind",
+        "0000:01:00.1",
+    )
+    .unwrap();
+    w(
+        root,
+        "sys/bus/pci/drivers/pci-stub/new_id",
+        "10de ffffffff ffffffff ffffffff 0 0 0",
+    )
+    .unwrap();
+    assert_eq!(driver(root, "0000:01:00.0").as_deref(), Some("pci-stub"));
+    assert_eq!(driver(root, "0000:01:00.1").as_deref(), Some("pci-stub"));
+    assert!(
+        !root.join("dev/vfio/7").exists(),
+        "pci-stub alone makes no vfio group"
+    );
+    // A fault set with --times 0 is cleared.
+    m.fault(&format!("{PF}/sriov_numvfs"), "EIO", 3).unwrap();
+    m.fault(&format!("{PF}/sriov_numvfs"), "EIO", 0).unwrap();
+    w(root, &format!("{PF}/sriov_numvfs"), "1").unwrap();
+    m.ctl("clear-log").unwrap();
+    assert_eq!(m.log(), "");
+    agree(root);
+}
+
+#[test]
+fn huge_writes_are_refused_not_fatal() {
+    let Some(m) = mount(&small_host()) else {
+        return;
+    };
+    let root = m.root();
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::create(root.join("etc/big")).unwrap();
+    let e = f.write_at(b"x", 1 << 40).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EFBIG));
+    let e = f.set_len(1 << 40).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EFBIG));
+    // The simulator is still serving.
+    assert_eq!(r(root, "etc/hostname"), "sim");
+}
+
+#[test]
+fn the_harness_finds_the_binary_next_to_the_tests() {
+    // What other crates' tests rely on: target/<profile>/passthru-sim, found from
+    // the test executable (unless $PASSTHRU_SIM says otherwise).
+    if std::env::var_os("PASSTHRU_SIM").is_none() {
+        assert_eq!(
+            passthru_testsupport::sim::harness::default_binary(),
+            PathBuf::from(BIN)
+        );
+    }
 }

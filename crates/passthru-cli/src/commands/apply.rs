@@ -1,17 +1,81 @@
-//! `passthru apply` (being built; see the issue tracker).
+//! `passthru apply FILE`: converge the host to a host file (docs/host-file.md).
 
+use crate::change::{change_facts, change_root, refused, ssh_connection, Change, ChangeArgs};
 use crate::context::Ctx;
+use anyhow::{Context as _, Result};
+use passthru::change::apply::{plan_apply, ApplyOptions};
+use passthru::change::hostfile;
+use passthru::change::persist::{DEFAULT_BINARY, HOST_FILE};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `passthru apply`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+The host file (TOML, docs/host-file.md) gives kernel arguments, VF counts per PF,
+vfio-pci bindings, modprobe.d options and the initramfs. apply writes files first,
+then VF counts and bindings, then runs the boot tools; a failure rolls everything
+back. With persistence on (the default) it installs the file as
+/etc/passthru/host.toml and passthru.service, which runs `passthru apply --boot` at
+every boot before the network, libvirtd and nova-compute.
+
+Examples:
+  passthru apply host.toml            show the plan
+  passthru apply host.toml -y         do it
+  passthru apply --boot -y            runtime state from /etc/passthru/host.toml")]
 pub struct Args {
-    /// Arguments, to be defined.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// The host file (default with --boot: etc/passthru/host.toml under the root).
+    #[arg(value_name = "FILE", required_unless_present = "boot")]
+    pub file: Option<PathBuf>,
+    /// Runtime state only (VF counts and bindings): what the boot unit runs.
+    #[arg(long)]
+    pub boot: bool,
+    /// The passthru binary the boot unit runs (default: [persist] binary, or /usr/bin/passthru).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<String>,
+    /// Common change options.
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
-/// Runs the command.
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<ExitCode> {
-    Err(super::not_yet("apply"))
+/// Runs `passthru apply`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = change_root(ctx, "apply")?;
+    let file = args.file.clone().unwrap_or_else(|| root.join(HOST_FILE));
+    let bytes = std::fs::read(&file)
+        .with_context(|| format!("cannot read the host file {}", file.display()))?;
+    let desired = hostfile::parse(&bytes, &file)?;
+    let host = ctx.host()?;
+    let facts = change_facts(&root)?;
+    let ssh = ssh_connection();
+    let opts = ApplyOptions {
+        boot: args.boot,
+        runtime_only: false,
+        force: args.change.force,
+        timeout_secs: args.change.timeout,
+        binary: args
+            .binary
+            .clone()
+            .or_else(|| desired.file.persist.as_ref().and_then(|p| p.binary.clone()))
+            .unwrap_or_else(|| DEFAULT_BINARY.to_string()),
+    };
+    let plan = match plan_apply(host, &facts, &desired, &opts, ssh.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "apply", e),
+    };
+    // Later rounds only bind the VFs the first one created.
+    let later = ApplyOptions {
+        runtime_only: true,
+        ..opts.clone()
+    };
+    let mut replan = |h: &passthru::Host, f: &passthru::host::change_facts::ChangeFacts| {
+        plan_apply(h, f, &desired, &later, ssh.as_deref())
+    };
+    Change {
+        name: "apply",
+        root,
+        args: &args.change,
+        undoes: None,
+    }
+    .run(ctx, plan, &mut replan, &|_| Vec::new())
 }

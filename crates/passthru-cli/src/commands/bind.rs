@@ -1,17 +1,112 @@
-//! `passthru bind` (being built; see the issue tracker).
+//! `passthru bind DEV... --vfio | --driver NAME | --host`: move devices between drivers.
 
+use crate::change::{change_facts, change_root, refused, ssh_connection, Change, ChangeArgs};
 use crate::context::Ctx;
+use anyhow::Result;
+use passthru::change::bind::{plan_bind, BindRequest, BindTarget};
+use passthru::host::resolve;
+use passthru::pci::PciAddress;
+use passthru::Host;
 use std::process::ExitCode;
 
 /// Arguments of `passthru bind`.
 #[derive(clap::Args, Debug)]
+#[command(
+    group(clap::ArgGroup::new("target").required(true).args(["vfio", "driver", "host"])),
+    after_help = "\
+Each device gets driver_override, is unbound from its driver, and is probed again, so
+only the named driver can take it; the override stays, so a rescan does not give it
+back. vfio-pci takes whole IOMMU groups: every endpoint of a group must move together
+(--group adds the other functions of the same card); a group shared with another
+device is refused, naming it. The NIC that carries the default route or this SSH
+session is refused unless --force.
+
+Examples:
+  passthru bind 0000:81:00.0 0000:81:00.1 --vfio -y   a GPU and its audio function
+  passthru bind 81:00.0 --group --vfio -y             the same
+  passthru bind 07:10.3 --host -y                     back to the host driver (igbvf)")]
 pub struct Args {
-    /// Arguments, to be defined.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// Devices: addresses, interface names, or vendor:device (every match).
+    #[arg(value_name = "DEV", required = true)]
+    pub devices: Vec<String>,
+    /// Bind to vfio-pci, for guests.
+    #[arg(long)]
+    pub vfio: bool,
+    /// Bind to this driver.
+    #[arg(long, value_name = "NAME")]
+    pub driver: Option<String>,
+    /// Give back to the driver the kernel picks by id (clears driver_override).
+    #[arg(long)]
+    pub host: bool,
+    /// Also move the other functions of the same devices that share their IOMMU group.
+    #[arg(long)]
+    pub group: bool,
+    /// Common change options.
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
-/// Runs the command.
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<ExitCode> {
-    Err(super::not_yet("bind"))
+/// Runs `passthru bind`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = change_root(ctx, "bind")?;
+    let host = ctx.host()?;
+    let devices: Vec<PciAddress> = resolve::resolve_all(host, &args.devices)?
+        .iter()
+        .map(|d| d.address)
+        .collect();
+    let target = if args.vfio {
+        BindTarget::Vfio
+    } else if let Some(d) = &args.driver {
+        if d == "vfio-pci" || d == "vfio_pci" {
+            BindTarget::Vfio
+        } else {
+            BindTarget::Driver(d.clone())
+        }
+    } else {
+        BindTarget::Host
+    };
+    let facts = change_facts(&root)?;
+    let ssh = ssh_connection();
+    let req = BindRequest {
+        devices,
+        target,
+        with_group: args.group,
+        force: args.change.force,
+        timeout_secs: args.change.timeout,
+    };
+    let plan = match plan_bind(host, &facts, &req, ssh.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "bind", e),
+    };
+    let moved: Vec<PciAddress> = plan
+        .expect
+        .iter()
+        .filter_map(|e| match e {
+            passthru::change::plan::Expect::Driver { device, .. } => Some(*device),
+            _ => None,
+        })
+        .collect();
+    let summary = move |h: &Host| -> Vec<String> {
+        moved
+            .iter()
+            .filter_map(|a| h.device(a))
+            .map(|d| {
+                format!(
+                    "{} is on {} (IOMMU group {})",
+                    d.address,
+                    d.driver.as_deref().unwrap_or("no driver"),
+                    d.iommu_group
+                        .map(|g| g.to_string())
+                        .unwrap_or_else(|| "none".into())
+                )
+            })
+            .collect()
+    };
+    Change {
+        name: "bind",
+        root,
+        args: &args.change,
+        undoes: None,
+    }
+    .run(ctx, plan, &mut |_, _| Ok(Default::default()), &summary)
 }

@@ -133,7 +133,11 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
             write_finding(&mut s, f, width, "  ");
         }
     }
-    if !r.devices.is_empty() {
+    let any_device_line = r
+        .devices
+        .iter()
+        .any(|a| section(Section::Devices).any(|f| f.device == Some(*a)));
+    if !r.devices.is_empty() && (!quiet || any_device_line) {
         let _ = writeln!(s, "Devices ({})", r.selection.describe());
         for a in &r.devices {
             let fs: Vec<&&Finding> = section(Section::Devices)

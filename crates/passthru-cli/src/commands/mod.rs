@@ -42,8 +42,3 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Undo(a) => undo::run(ctx, a),
     }
 }
-
-/// The error of a command that this build does not have yet.
-pub fn not_yet(name: &str) -> anyhow::Error {
-    anyhow::anyhow!("`passthru {name}` is not available in this build yet")
-}

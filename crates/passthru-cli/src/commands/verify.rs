@@ -1,27 +1,30 @@
 //! `passthru verify GUEST...`: a libvirt guest really got its PCI devices.
 
 use crate::context::Ctx;
-use crate::output::{emit, print_json, Outcome};
+use crate::output::{emit, print_json};
 use anyhow::{bail, Context as _, Result};
 use passthru::host::sources::libvirt as guests;
 use passthru::libvirt::verify::{
-    verify_domains, AliasSpec, Expectation, Finding, Severity, VerifyOptions, VerifyReport,
+    verify_domains, AliasSpec, Expectation, Finding, VerifyOptions, VerifyReport,
 };
 use passthru::libvirt::Domain;
+use passthru::nova::alias::parse_aliases;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `passthru verify`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "GUEST is a domain XML file (virsh dumpxml output) or a domain name, read with\n`virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify --all --connect qemu:///system\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
+    after_help = "GUEST is a domain XML file (virsh dumpxml output) or a domain name, read with\n`virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify instance-00000001 --expect igbnic:1 --nova-conf /etc/nova/nova.conf\n  passthru verify --all --connect qemu:///system\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
 )]
 pub struct Args {
     /// Domain XML file(s) or domain name(s).
     #[arg(value_name = "GUEST", required_unless_present = "all")]
     pub guests: Vec<String>,
-    /// libvirt connection URI, as virsh takes it (qemu:///system, test:///abs/node.xml).
+    /// libvirt connection URI, as virsh takes it (qemu:///system, qemu+ssh://host/system,
+    /// test:///abs/node.xml). Default: virsh's own (LIBVIRT_DEFAULT_URI, else
+    /// qemu:///system as root).
     #[arg(long, short = 'c', value_name = "URI")]
     pub connect: Option<String>,
     /// Every domain of the connection (`virsh list --all`), and no device or IOMMU group
@@ -32,9 +35,54 @@ pub struct Args {
     /// pci_passthrough:alias asks (repeatable; `a1:2,a2:1` also works).
     #[arg(long, value_name = "ALIAS:COUNT")]
     pub expect: Vec<String>,
-    /// Define an alias as nova.conf's [pci] alias does (repeatable).
-    #[arg(long, value_name = "NAME=VENDOR:PRODUCT")]
+    /// Define an alias (repeatable): `NAME=VENDOR:PRODUCT`, or a nova.conf [pci] alias
+    /// line in nova's JSON (`{"name": "igbnic", "vendor_id": "8086", "product_id":
+    /// "1520", "device_type": "type-VF"}`), read by nova's rules.
+    #[arg(long, value_name = "NAME=VENDOR:PRODUCT|JSON")]
     pub alias: Vec<String>,
+    /// nova.conf whose [pci] alias lines define the aliases (repeatable, in nova's
+    /// --config-file order). Default with --expect and no alias given:
+    /// etc/nova/nova.conf under --root, when it exists.
+    #[arg(long = "nova-conf", value_name = "FILE")]
+    pub nova_conf: Vec<PathBuf>,
+}
+
+/// The aliases `--expect` refers to: `NAME=VENDOR:PRODUCT` pairs, plus nova's own
+/// reading of JSON alias lines and of nova.conf's `[pci] alias`.
+fn aliases(ctx: &Ctx, args: &Args) -> Result<Vec<AliasSpec>> {
+    let mut out = Vec::new();
+    let mut json_lines = Vec::new();
+    for a in &args.alias {
+        if a.trim_start().starts_with('{') {
+            json_lines.push(a.clone());
+        } else {
+            out.push(AliasSpec::parse(a).map_err(anyhow::Error::msg)?);
+        }
+    }
+    let mut files = args.nova_conf.clone();
+    if files.is_empty() && args.alias.is_empty() && !args.expect.is_empty() {
+        files.extend(super::nova::default_conf(ctx));
+    }
+    let mut values: Vec<String> = Vec::new();
+    let mut pci_in_placement = false;
+    if !files.is_empty() {
+        let conf = super::nova::conf_from(&files)?;
+        values.extend(conf.alias.iter().map(|v| v.value.clone()));
+        pci_in_placement = conf.pci_in_placement;
+    }
+    values.extend(json_lines);
+    if !values.is_empty() {
+        let parsed = parse_aliases(&values, pci_in_placement).map_err(|e| {
+            let which = e
+                .index
+                .and_then(|i| values.get(i))
+                .map(|v| format!(" in alias {v}"))
+                .unwrap_or_default();
+            anyhow::anyhow!("nova would refuse the aliases{which}: {}", e.error)
+        })?;
+        out.extend(AliasSpec::from_nova(&parsed));
+    }
+    Ok(out)
 }
 
 /// Reads the guests named on the command line (files or domain names) and, with
@@ -65,10 +113,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         opts.expect
             .extend(Expectation::parse_list(e).map_err(anyhow::Error::msg)?);
     }
-    for a in &args.alias {
-        opts.aliases
-            .push(AliasSpec::parse(a).map_err(anyhow::Error::msg)?);
-    }
+    opts.aliases = aliases(ctx, &args)?;
     let doms = load_guests(&args)?;
     if doms.is_empty() {
         bail!(
@@ -86,20 +131,16 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         emit(&text(&report))?;
     }
-    Ok(match report.verdict {
-        Severity::Pass => Outcome::Ok,
-        Severity::Warn => Outcome::Warn,
-        Severity::Fail => Outcome::Fail,
-    }
-    .into())
+    Ok(ExitCode::from(report.verdict.exit_code()))
 }
 
 fn finding_lines(s: &mut String, f: &Finding) {
-    let _ = writeln!(s, "  {:<4}  {:<26} {}", f.severity, f.id, f.message);
+    let _ = writeln!(s, "  {:<4}  {:<26} {}", f.severity.word(), f.id, f.message);
+    if let Some(why) = &f.why {
+        let _ = writeln!(s, "        {:<26} why: {why}", "");
+    }
     if let Some(fix) = &f.fix {
-        if f.severity != Severity::Pass {
-            let _ = writeln!(s, "        {:<26} fix: {fix}", "");
-        }
+        let _ = writeln!(s, "        {:<26} fix: {fix}", "");
     }
 }
 
@@ -152,7 +193,10 @@ fn text(r: &VerifyReport) -> String {
     let _ = writeln!(
         s,
         "verdict: {} ({} passed, {} warnings, {} failures)",
-        r.verdict, r.summary.pass, r.summary.warn, r.summary.fail
+        r.verdict.word(),
+        r.summary.pass,
+        r.summary.warn,
+        r.summary.fail
     );
     s
 }

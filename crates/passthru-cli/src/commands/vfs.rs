@@ -1,17 +1,102 @@
-//! `passthru vfs` (being built; see the issue tracker).
+//! `passthru vfs PF N`: set the number of SR-IOV VFs of a PF.
 
+use crate::change::{change_facts, change_root, refused, ssh_connection, Change, ChangeArgs};
 use crate::context::Ctx;
+use anyhow::{bail, Result};
+use passthru::change::vfs::{plan_vfs, VfsRequest};
+use passthru::host::resolve;
+use passthru::Host;
 use std::process::ExitCode;
 
 /// Arguments of `passthru vfs`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+The kernel changes a non-zero VF count only through 0 (EBUSY otherwise): passthru
+writes 0 first, which removes every current VF, so VFs held by a guest or bound to
+vfio-pci are protected unless --force. It then waits for the VFs and their network
+interfaces to appear.
+
+Examples:
+  passthru vfs eno1 4              show the plan
+  passthru vfs 0000:06:00.0 4 -y   do it
+  passthru vfs eno1 0 -y           remove every VF")]
 pub struct Args {
-    /// Arguments, to be defined.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// The PF: address (0000:06:00.0, 06:00.0) or network interface (eno1).
+    #[arg(value_name = "PF")]
+    pub pf: String,
+    /// How many VFs it should have.
+    #[arg(value_name = "N")]
+    pub count: u32,
+    /// Create the VFs without a host driver (sriov_drivers_autoprobe 0), e.g. for vfio-pci.
+    #[arg(long, conflicts_with = "autoprobe")]
+    pub no_autoprobe: bool,
+    /// Create the VFs with their host driver (sriov_drivers_autoprobe 1).
+    #[arg(long)]
+    pub autoprobe: bool,
+    /// Common change options.
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
-/// Runs the command.
-pub fn run(_ctx: &Ctx, _args: Args) -> anyhow::Result<ExitCode> {
-    Err(super::not_yet("vfs"))
+/// Runs `passthru vfs`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = change_root(ctx, "vfs")?;
+    let host = ctx.host()?;
+    let found = resolve::resolve(host, &args.pf)?;
+    if found.len() != 1 {
+        bail!(
+            "'{}' names {} devices ({}); give one PF address",
+            args.pf,
+            found.len(),
+            found
+                .iter()
+                .map(|d| d.address.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let pf = found[0].address;
+    let facts = change_facts(&root)?;
+    let ssh = ssh_connection();
+    let req = VfsRequest {
+        pf,
+        count: args.count,
+        autoprobe: if args.no_autoprobe {
+            Some(false)
+        } else if args.autoprobe {
+            Some(true)
+        } else {
+            None
+        },
+        timeout_secs: args.change.timeout,
+        force: args.change.force,
+        boot: false,
+    };
+    let plan = match plan_vfs(host, &facts, &req, ssh.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "vfs", e),
+    };
+    let summary = move |h: &Host| -> Vec<String> {
+        let Some(d) = h.device(&pf) else {
+            return Vec::new();
+        };
+        let mut v = vec![format!("{pf} has {} VFs:", d.virtfns.len())];
+        for (i, a) in d.virtfns.iter().enumerate() {
+            let vf = h.device(a);
+            v.push(format!(
+                "  VF {i}: {a} {} {}",
+                vf.and_then(|x| x.driver.clone())
+                    .unwrap_or_else(|| "(no driver)".into()),
+                vf.map(|x| x.netdevs.join(",")).unwrap_or_default()
+            ));
+        }
+        v
+    };
+    Change {
+        name: "vfs",
+        root,
+        args: &args.change,
+        undoes: None,
+    }
+    .run(ctx, plan, &mut |_, _| Ok(Default::default()), &summary)
 }

@@ -147,6 +147,7 @@ impl Kernel {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let r = self.control_line(line);
             match r {
+                Ok(()) if line == "clear-log" => {}
                 Ok(()) => self.note(format!("ctl {line:?} -> ok")),
                 Err(e) => {
                     self.note(format!("ctl {line:?} -> {}", errno_name(e)));

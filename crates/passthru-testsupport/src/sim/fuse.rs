@@ -1,8 +1,15 @@
 //! The FUSE side: serves the kernel model's tree. Everything under `sys/` behaves
 //! like sysfs (each `write()` is one attribute store, files cannot be created or
 //! removed, reads bypass the page cache); everything else is a plain read-write
-//! filesystem held in memory. Attribute and entry caching are off, so a VF that
-//! appears or a link that moves is seen at once.
+//! filesystem held in memory.
+//!
+//! Nothing is cached by the kernel: entries and attributes have a zero TTL (every
+//! path walk asks again, so a VF that appears or a link that moves is seen at once),
+//! negative entries are not cached, and `sys/` files are read with direct I/O.
+//! Inode numbers are never reused; an operation on a removed inode (an fd opened
+//! before a reboot, say) answers ESTALE. A positive entry TTL with ESTALE for dead
+//! inodes was tried: the kernel then trusts cached attributes for up to a jiffy,
+//! and `stat` of a just-removed file succeeds, so it stays off.
 
 use super::control::{errno_name, USAGE};
 use super::kernel::Kernel;
@@ -16,7 +23,14 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-const TTL: Duration = Duration::ZERO;
+/// How long the kernel may trust a name -> inode entry: not at all (module doc).
+const TTL_ENTRY: Duration = Duration::ZERO;
+/// How long the kernel may trust attributes: not at all.
+const TTL_ATTR: Duration = Duration::ZERO;
+/// Largest regular file (all of it lives in memory).
+const MAX_FILE: u64 = 1 << 30;
+/// The answer for an inode that no longer exists.
+const STALE: i32 = libc::ESTALE;
 /// Name of the hidden control directory at the mount's root.
 pub const CTL_DIR_NAME: &str = ".passthru-sim";
 const CTL_DIR: Ino = u64::MAX - 16;
@@ -132,6 +146,11 @@ impl SimFs {
         })
     }
 
+    /// Whether an inode exists (the control files count).
+    fn live(&self, ino: Ino) -> bool {
+        ino >= CTL_DIR || self.kernel.fs.node(ino).is_some()
+    }
+
     fn path(&self, ino: Ino) -> String {
         self.kernel.fs.path_of(ino)
     }
@@ -155,8 +174,8 @@ impl SimFs {
 
     fn entry(&self, ino: Ino, reply: ReplyEntry) {
         match self.attr(ino) {
-            Some(a) => reply.entry(&TTL, &a, 0),
-            None => reply.error(libc::ENOENT),
+            Some(a) => reply.entry(&TTL_ENTRY, &a, 0),
+            None => reply.error(STALE),
         }
     }
 
@@ -174,7 +193,7 @@ impl SimFs {
         match self.kernel.fs.node(parent).map(|n| &n.kind) {
             Some(Kind::Dir(_)) => {}
             Some(_) => return Err(libc::ENOTDIR),
-            None => return Err(libc::ENOENT),
+            None => return Err(STALE),
         }
         let path = self.child_path(parent, &name);
         if in_sys(&path) {
@@ -210,14 +229,15 @@ impl Filesystem for SimFs {
         }
         match self.kernel.fs.child(parent, name) {
             Some(i) => self.entry(i, reply),
+            None if self.kernel.fs.node(parent).is_none() => reply.error(STALE),
             None => reply.error(libc::ENOENT),
         }
     }
 
     fn getattr(&mut self, _req: &Request<'_>, ino: u64, _fh: Option<u64>, reply: ReplyAttr) {
         match self.attr(ino) {
-            Some(a) => reply.attr(&TTL, &a),
-            None => reply.error(libc::ENOENT),
+            Some(a) => reply.attr(&TTL_ATTR, &a),
+            None => reply.error(STALE),
         }
     }
 
@@ -247,6 +267,9 @@ impl Filesystem for SimFs {
         if let Some(sz) = size {
             // sysfs ignores O_TRUNC; elsewhere a truncate is part of a write.
             if !sys {
+                if sz > MAX_FILE {
+                    return reply.error(libc::EFBIG);
+                }
                 if let Some(e) = self.fault(&path, "truncate") {
                     return reply.error(e);
                 }
@@ -262,7 +285,7 @@ impl Filesystem for SimFs {
                     }
                     Some((Kind::Dir(_), _)) => return reply.error(libc::EISDIR),
                     Some(_) => return reply.error(libc::EINVAL),
-                    None => return reply.error(libc::ENOENT),
+                    None => return reply.error(STALE),
                 }
             }
         }
@@ -283,7 +306,7 @@ impl Filesystem for SimFs {
         match self.kernel.fs.node(ino).map(|n| &n.kind) {
             Some(Kind::Link(t)) => reply.data(t.as_bytes()),
             Some(_) => reply.error(libc::EINVAL),
-            None => reply.error(libc::ENOENT),
+            None => reply.error(STALE),
         }
     }
 
@@ -340,6 +363,9 @@ impl Filesystem for SimFs {
     }
 
     fn unlink(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
+        if !self.live(parent) {
+            return reply.error(STALE);
+        }
         let Ok(name) = name_str(name) else {
             return reply.error(libc::EINVAL);
         };
@@ -362,6 +388,9 @@ impl Filesystem for SimFs {
     }
 
     fn rmdir(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
+        if !self.live(parent) {
+            return reply.error(STALE);
+        }
         let Ok(name) = name_str(name) else {
             return reply.error(libc::EINVAL);
         };
@@ -419,6 +448,9 @@ impl Filesystem for SimFs {
         flags: u32,
         reply: ReplyEmpty,
     ) {
+        if !self.live(parent) || !self.live(newparent) {
+            return reply.error(STALE);
+        }
         let (Ok(name), Ok(newname)) = (name_str(name), name_str(newname)) else {
             return reply.error(libc::EINVAL);
         };
@@ -487,12 +519,14 @@ impl Filesystem for SimFs {
             return reply.opened(0, FOPEN_DIRECT_IO);
         }
         let Some(n) = self.kernel.fs.node(ino) else {
-            return reply.error(libc::ENOENT);
+            return reply.error(STALE);
         };
         let writing = flags & libc::O_ACCMODE != libc::O_RDONLY;
         let path = self.path(ino);
         if in_sys(&path) {
-            if writing && n.mode & 0o222 == 0 {
+            // kernfs: no write bit, no writing; no read bit, no reading (even root).
+            let reading = flags & libc::O_ACCMODE != libc::O_WRONLY;
+            if (writing && n.mode & 0o222 == 0) || (reading && n.mode & 0o444 == 0) {
                 return reply.error(libc::EACCES);
             }
             return reply.opened(0, FOPEN_DIRECT_IO);
@@ -526,7 +560,7 @@ impl Filesystem for SimFs {
                 (Kind::Dir(_), _) => reply.error(libc::EISDIR),
                 (Kind::Link(_), _) => reply.error(libc::EINVAL),
             },
-            None => reply.error(libc::ENOENT),
+            None => reply.error(STALE),
         }
     }
 
@@ -574,7 +608,11 @@ impl Filesystem for SimFs {
             match self.kernel.fs.node_mut(ino) {
                 Some(n) => match &mut n.kind {
                     Kind::File(d) => {
-                        let off = offset.max(0) as usize;
+                        let off = offset.max(0) as u64;
+                        if off.saturating_add(data.len() as u64) > MAX_FILE {
+                            return reply.error(libc::EFBIG);
+                        }
+                        let off = off as usize;
                         if d.len() < off + data.len() {
                             d.resize(off + data.len(), 0);
                         }
@@ -586,7 +624,7 @@ impl Filesystem for SimFs {
                     }
                     _ => reply.error(libc::EISDIR),
                 },
-                None => reply.error(libc::ENOENT),
+                None => reply.error(STALE),
             }
         }
     }
@@ -641,7 +679,7 @@ impl Filesystem for SimFs {
             }
         } else {
             let Some(node) = self.kernel.fs.node(ino) else {
-                return reply.error(libc::ENOENT);
+                return reply.error(STALE);
             };
             if !matches!(node.kind, Kind::Dir(_)) {
                 return reply.error(libc::ENOTDIR);
@@ -683,7 +721,7 @@ impl Filesystem for SimFs {
         if ino >= CTL_DIR || self.kernel.fs.node(ino).is_some() {
             reply.ok()
         } else {
-            reply.error(libc::ENOENT)
+            reply.error(STALE)
         }
     }
 
@@ -707,7 +745,7 @@ impl Filesystem for SimFs {
                 );
                 self.kernel.note(format!("create {path}"));
                 match self.attr(i) {
-                    Some(a) => reply.created(&TTL, &a, 0, 0, 0),
+                    Some(a) => reply.created(&TTL_ENTRY, &a, 0, 0, 0),
                     None => reply.error(libc::EIO),
                 }
             }

@@ -583,6 +583,17 @@ impl Kernel {
                 _ => {}
             }
         }
+        if name == "uevent" {
+            // A synthetic uevent: the kernel emits it and the file does not change.
+            let action = one_line(data);
+            let word = action.split_whitespace().next().unwrap_or("");
+            return match word {
+                "add" | "remove" | "change" | "move" | "online" | "offline" | "bind" | "unbind" => {
+                    Ok(())
+                }
+                _ => Err(libc::EINVAL),
+            };
+        }
         // Any other writable attribute keeps what was written.
         let writable = self
             .fs

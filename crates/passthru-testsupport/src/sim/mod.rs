@@ -120,12 +120,22 @@ pub fn serve(kernel: Kernel, mountpoint: &Path, on_ready: impl FnOnce()) -> io::
     let mut opts = vec![
         MountOption::FSName("passthru-sim".into()),
         MountOption::Subtype("passthru-sim".into()),
-        MountOption::DefaultPermissions,
     ];
     // SAFETY: a getter without arguments.
     if unsafe { libc::geteuid() } == 0 {
         opts.push(MountOption::AllowOther);
     }
+    // A bug that panics the serving thread must not leave a dead mount behind: say
+    // what happened and stop the way SIGTERM does (unmount, exit).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        eprintln!("passthru-sim: internal error, unmounting");
+        // SAFETY: signalling our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
+    }));
     let session = fuser::Session::new(fuse::SimFs::new(kernel), mountpoint, &opts)?;
     let bg = session.spawn()?;
     on_ready();

@@ -3,7 +3,7 @@
 //! kernel model speaks). Symlinks resolve inside the root, the way they would if the
 //! root were `/`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
@@ -53,11 +53,42 @@ pub enum Tree {
     Link(String),
 }
 
-/// The whole tree.
+/// The whole tree. Nodes live in a vector indexed by inode number (numbers are
+/// never reused, so a stale number from the kernel finds nothing).
 #[derive(Clone, Debug)]
 pub struct Vfs {
-    nodes: HashMap<Ino, Node>,
+    nodes: Nodes,
     next: Ino,
+}
+
+/// Inode table: a vector indexed by inode number, holes where nodes were dropped.
+#[derive(Clone, Debug, Default)]
+struct Nodes(Vec<Option<Node>>);
+
+impl Nodes {
+    fn get(&self, ino: &Ino) -> Option<&Node> {
+        self.0.get(usize::try_from(*ino).ok()?)?.as_ref()
+    }
+
+    fn get_mut(&mut self, ino: &Ino) -> Option<&mut Node> {
+        self.0.get_mut(usize::try_from(*ino).ok()?)?.as_mut()
+    }
+
+    fn insert(&mut self, ino: Ino, node: Node) {
+        let i = ino as usize;
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, || None);
+        }
+        self.0[i] = Some(node);
+    }
+
+    fn remove(&mut self, ino: &Ino) -> Option<Node> {
+        self.0.get_mut(usize::try_from(*ino).ok()?)?.take()
+    }
+
+    fn live(&self) -> usize {
+        self.0.iter().filter(|n| n.is_some()).count()
+    }
 }
 
 fn components(path: &str) -> impl Iterator<Item = &str> {
@@ -103,7 +134,7 @@ impl Default for Vfs {
 impl Vfs {
     /// An empty tree (just the root directory).
     pub fn new() -> Vfs {
-        let mut nodes = HashMap::new();
+        let mut nodes = Nodes::default();
         nodes.insert(
             ROOT,
             Node {
@@ -516,20 +547,22 @@ impl Vfs {
 
     /// Number of nodes (for status output).
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.nodes.live()
     }
 
     /// Whether the tree holds only its root.
     pub fn is_empty(&self) -> bool {
-        self.nodes.len() <= 1
+        self.len() <= 1
     }
 }
 
-/// Reads a directory from disk into a detached tree.
+/// Reads a directory from disk into a detached tree (subdirectories in parallel:
+/// trees run to 100 000 files).
 pub fn read_tree(dir: &Path, skip: &[&str], top: bool) -> io::Result<Tree> {
+    use rayon::prelude::*;
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(dir)?;
-    let mut entries = BTreeMap::new();
+    let mut ents = Vec::new();
     for ent in std::fs::read_dir(dir)? {
         let ent = ent?;
         let Some(name) = ent.file_name().to_str().map(str::to_string) else {
@@ -538,19 +571,31 @@ pub fn read_tree(dir: &Path, skip: &[&str], top: bool) -> io::Result<Tree> {
         if top && skip.contains(&name.as_str()) {
             continue;
         }
-        let p = ent.path();
-        let m = std::fs::symlink_metadata(&p)?;
-        let ft = m.file_type();
-        let t = if ft.is_symlink() {
-            Tree::Link(std::fs::read_link(&p)?.to_string_lossy().into_owned())
-        } else if ft.is_dir() {
-            read_tree(&p, skip, false)?
-        } else if ft.is_file() {
-            Tree::File(m.permissions().mode() & 0o7777, std::fs::read(&p)?, None)
-        } else {
-            continue;
-        };
-        entries.insert(name, t);
+        ents.push((name, ent));
+    }
+    let read: Vec<io::Result<Option<(String, Tree)>>> = ents
+        .into_par_iter()
+        .map(|(name, ent)| {
+            let p = ent.path();
+            let ft = ent.file_type()?;
+            let t = if ft.is_symlink() {
+                Tree::Link(std::fs::read_link(&p)?.to_string_lossy().into_owned())
+            } else if ft.is_dir() {
+                read_tree(&p, skip, false)?
+            } else if ft.is_file() {
+                let mode = ent.metadata()?.permissions().mode() & 0o7777;
+                Tree::File(mode, std::fs::read(&p)?, None)
+            } else {
+                return Ok(None);
+            };
+            Ok(Some((name, t)))
+        })
+        .collect();
+    let mut entries = BTreeMap::new();
+    for r in read {
+        if let Some((n, t)) = r? {
+            entries.insert(n, t);
+        }
     }
     Ok(Tree::Dir(meta.permissions().mode() & 0o7777, entries))
 }

@@ -1,5 +1,6 @@
 //! Host facts and the sources that read them.
 
+pub mod change_facts;
 pub mod model;
 pub mod resolve;
 pub mod root;

@@ -7,9 +7,10 @@
 //!
 //! Pure: a function of [`Host`] facts and parsed [`Domain`]s.
 //!
-//! The finding type is this module's own ([`Finding`], [`Severity`]); it has the
-//! same shape as doctor's (id, severity, message, fix) so the two print alike.
+//! Findings are doctor's ([`crate::checks::Finding`], same ids style, severities and
+//! fields) with the guest they concern ([`Finding`]).
 
+use crate::checks::{Finding as CheckFinding, Section};
 use crate::host::model::{Host, PciDevice};
 use crate::libvirt::cpuset::CpuSet;
 use crate::libvirt::domain::{AssignedDevice, AssignmentKind, Domain};
@@ -17,48 +18,73 @@ use crate::libvirt::{describe, hostdev::held_by_host};
 use crate::pci::{DeviceId, PciAddress, VendorId};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::ops::Deref;
 
-/// How bad a finding is. Ordered: the worst decides the exit code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// As it should be.
-    Pass,
-    /// Works, but not as well as it could, or cannot be checked.
-    Warn,
-    /// Broken: the guest does not (or will not) have the device as intended.
-    Fail,
+pub use crate::checks::Severity;
+
+/// A doctor finding about a guest: doctor's fields (`id`, `severity`, `section`,
+/// `device`, `check`, `message`, `why`, `fix`) plus `guest`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// The guest (libvirt name; for conflicts, the names joined with `,`).
+    pub guest: String,
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: CheckFinding,
 }
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Pass => "PASS",
-            Severity::Warn => "WARN",
-            Severity::Fail => "FAIL",
-        })
+impl Deref for Finding {
+    type Target = CheckFinding;
+    fn deref(&self) -> &CheckFinding {
+        &self.finding
     }
 }
 
-/// One verdict with its reason and, when not a pass, the fix.
-#[derive(Clone, Debug, Serialize)]
-pub struct Finding {
-    /// Stable identifier (`libvirt.device.driver`, ...), documented in docs/json.md.
-    pub id: &'static str,
-    /// Severity.
-    pub severity: Severity,
-    /// The guest (libvirt name).
-    pub guest: String,
-    /// The host device concerned, if any.
-    pub device: Option<PciAddress>,
-    /// What was found.
-    pub message: String,
-    /// What to do about it.
-    pub fix: Option<String>,
+/// Section, check phrase and why-it-matters of each finding id.
+fn meta(id: &str) -> (Section, &'static str, &'static str) {
+    const NUMA_WHY: &str = "DMA and interrupts that cross the socket interconnect cost latency and bandwidth on every packet or frame";
+    match id {
+        "libvirt.guest.devices" => (Section::Configuration, "guest has host PCI devices", "a guest without a hostdev has only emulated or paravirtual devices"),
+        "libvirt.device.address" => (Section::Devices, "hostdev source address complete", "libvirt reads a missing attribute as 0, which may name another device than meant"),
+        "libvirt.device.present" => (Section::Devices, "assigned device exists on the host", "libvirt refuses to start a guest whose hostdev names no device"),
+        "libvirt.device.interface" => (Section::Devices, "interface type='hostdev' is a VF", "libvirt sets MAC and VLAN through the PF, which only VFs have"),
+        "libvirt.device.backend" => (Section::Devices, "hostdev uses VFIO", "legacy KVM device assignment is gone from current kernels and QEMU"),
+        "libvirt.device.driver" => (Section::Devices, "device on vfio-pci or managed by libvirt", "QEMU reaches the device through VFIO: vfio-pci must hold it while the guest runs"),
+        "libvirt.device.group" => (Section::Devices, "IOMMU group owned by the guest or vfio", "VFIO hands out whole IOMMU groups; a member held by a host driver makes the group unusable"),
+        "libvirt.device.numa-cpu" => (Section::Devices, "vCPUs on the device's NUMA node", NUMA_WHY),
+        "libvirt.device.numa-memory" => (Section::Devices, "guest memory on the device's NUMA node", NUMA_WHY),
+        "libvirt.guest.expect" => (Section::Configuration, "guest holds the devices its flavor asks for", "nova claims exactly what the flavor's pci_passthrough:alias asks for"),
+        "libvirt.conflict.device" => (Section::Configuration, "device given to one guest only", "one device can be held by one guest at a time"),
+        "libvirt.conflict.group" => (Section::Configuration, "IOMMU group given to one guest only", "VFIO attaches a whole group to one guest"),
+        _ => (Section::Devices, "libvirt guest", ""),
+    }
 }
 
-/// A nova-style PCI alias: a name for devices of some vendor and product.
+fn finding(
+    id: &'static str,
+    severity: Severity,
+    guest: &str,
+    device: Option<PciAddress>,
+    message: String,
+    fix: Option<String>,
+) -> Finding {
+    let (section, check, why) = meta(id);
+    let mut f = CheckFinding::new(id, section, severity, check, message);
+    f.device = device;
+    if severity > Severity::Info {
+        if !why.is_empty() {
+            f.why = Some(why.to_string());
+        }
+        f.fix = fix;
+    }
+    Finding {
+        guest: guest.to_string(),
+        finding: f,
+    }
+}
+
+/// A nova-style PCI alias: a name for devices of some vendor and product (several
+/// specs with one name are alternatives, as in nova).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AliasSpec {
     /// Alias name (`igbnic`).
@@ -67,9 +93,47 @@ pub struct AliasSpec {
     pub vendor: VendorId,
     /// Product (device) id.
     pub product: DeviceId,
+    /// nova's `device_type` (`type-VF`, `type-PF`, `type-PCI`), if the alias sets it.
+    pub device_type: Option<String>,
 }
 
 impl AliasSpec {
+    /// Whether a host device is of this alias.
+    pub fn matches(&self, d: &PciDevice) -> bool {
+        self.vendor == d.vendor_id
+            && self.product == d.device_id
+            && match self.device_type.as_deref() {
+                Some("type-VF") => d.is_vf(),
+                Some("type-PF") => d.is_pf(),
+                Some("type-PCI") => !d.is_vf() && !d.is_pf(),
+                _ => true,
+            }
+    }
+
+    /// The specs of nova's parsed aliases (`[pci] alias`, read by nova's rules) that
+    /// name vendor and product ids; specs by resource class cannot be matched on a
+    /// host and are left out.
+    pub fn from_nova(aliases: &crate::nova::alias::Aliases) -> Vec<AliasSpec> {
+        let mut out = Vec::new();
+        for a in &aliases.aliases {
+            for s in &a.specs {
+                let ids = s
+                    .get("vendor_id")
+                    .zip(s.get("product_id"))
+                    .and_then(|(v, p)| Some((VendorId::parse(v).ok()?, DeviceId::parse(p).ok()?)));
+                if let Some((vendor, product)) = ids {
+                    out.push(AliasSpec {
+                        name: a.name.clone(),
+                        vendor,
+                        product,
+                        device_type: s.get("dev_type").map(str::to_string),
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// Parses `NAME=VENDOR:PRODUCT` (`igbnic=8086:1520`).
     pub fn parse(s: &str) -> Result<Self, String> {
         let (name, ids) = s.split_once('=').ok_or_else(|| {
@@ -86,6 +150,7 @@ impl AliasSpec {
             name: name.to_string(),
             vendor: VendorId::parse(v).map_err(|e| format!("alias '{s}': {e}"))?,
             product: DeviceId::parse(p).map_err(|e| format!("alias '{s}': {e}"))?,
+            device_type: None,
         })
     }
 }
@@ -180,6 +245,8 @@ pub struct GuestReport {
 pub struct Summary {
     /// Passes.
     pub pass: usize,
+    /// Things worth knowing.
+    pub info: usize,
     /// Warnings.
     pub warn: usize,
     /// Failures.
@@ -224,6 +291,7 @@ pub fn verify_domains(host: &Host, doms: &[Domain], opts: &VerifyOptions) -> Ver
     for f in guests.iter().flat_map(|g| &g.findings).chain(&conflicts) {
         match f.severity {
             Severity::Pass => summary.pass += 1,
+            Severity::Info => summary.info += 1,
             Severity::Warn => summary.warn += 1,
             Severity::Fail => summary.fail += 1,
         }
@@ -251,14 +319,8 @@ impl Out<'_> {
         message: String,
         fix: Option<String>,
     ) {
-        self.findings.push(Finding {
-            id,
-            severity,
-            guest: self.guest.to_string(),
-            device,
-            message,
-            fix,
-        });
+        self.findings
+            .push(finding(id, severity, self.guest, device, message, fix));
     }
 }
 
@@ -716,7 +778,7 @@ fn check_expectations(host: &Host, dom: &Domain, opts: &VerifyOptions, out: &mut
                         format!(" (known: {})", known.join(", "))
                     }
                 ),
-                Some("define it: --alias NAME=VENDOR:PRODUCT (as nova.conf's [pci] alias)".into()),
+                Some("define it: --alias NAME=VENDOR:PRODUCT, --alias with nova's JSON alias line, or --nova-conf FILE".into()),
             );
             continue;
         }
@@ -724,16 +786,15 @@ fn check_expectations(host: &Host, dom: &Domain, opts: &VerifyOptions, out: &mut
             .devices
             .iter()
             .filter_map(|a| host.device(&a.address))
-            .filter(|d| {
-                specs
-                    .iter()
-                    .any(|s| s.vendor == d.vendor_id && s.product == d.device_id)
-            })
+            .filter(|d| specs.iter().any(|s| s.matches(d)))
             .map(|d| d.address)
             .collect();
         let ids: Vec<String> = specs
             .iter()
-            .map(|s| format!("{}:{}", s.vendor, s.product))
+            .map(|s| match &s.device_type {
+                Some(t) => format!("{}:{} {t}", s.vendor, s.product),
+                None => format!("{}:{}", s.vendor, s.product),
+            })
             .collect();
         let have = matching.len() as u32;
         let flavor = dom
@@ -786,14 +847,14 @@ fn conflicts(host: &Host, doms: &[Domain]) -> Vec<Finding> {
             if seen.insert(a.address) {
                 by_dev.entry(a.address).or_default().push(d);
             } else {
-                out.push(Finding {
-                    id: "libvirt.conflict.device",
-                    severity: Severity::Fail,
-                    guest: d.name.clone(),
-                    device: Some(a.address),
-                    message: format!("{} lists {} twice", d.name, a.address),
-                    fix: Some(format!("remove the duplicate (virsh edit {})", d.name)),
-                });
+                out.push(finding(
+                    "libvirt.conflict.device",
+                    Severity::Fail,
+                    &d.name,
+                    Some(a.address),
+                    format!("{} lists {} twice", d.name, a.address),
+                    Some(format!("remove the duplicate (virsh edit {})", d.name)),
+                ));
             }
         }
     }
@@ -811,18 +872,18 @@ fn conflicts(host: &Host, doms: &[Domain]) -> Vec<Finding> {
                 )
             })
             .collect();
-        out.push(Finding {
-            id: "libvirt.conflict.device",
-            severity: Severity::Fail,
-            guest: ds.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(","),
-            device: Some(*addr),
-            message: format!(
+        out.push(finding(
+            "libvirt.conflict.device",
+            Severity::Fail,
+            &ds.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(","),
+            Some(*addr),
+            format!(
                 "{addr} is given to {} guests: {}; only one can hold it at a time, the others fail to start",
                 ds.len(),
                 names.join(", ")
             ),
-            fix: Some("give each guest its own device (another VF: passthru ls --vfs)".into()),
-        });
+            Some("give each guest its own device (another VF: passthru ls --vfs)".into()),
+        ));
     }
     // Devices of one group in different guests: vfio gives a group to one container.
     let mut by_group: BTreeMap<u32, BTreeMap<String, BTreeSet<PciAddress>>> = BTreeMap::new();
@@ -859,17 +920,17 @@ fn conflicts(host: &Host, doms: &[Domain]) -> Vec<Finding> {
                 )
             })
             .collect();
-        out.push(Finding {
-            id: "libvirt.conflict.group",
-            severity: Severity::Fail,
-            guest: guests.keys().cloned().collect::<Vec<_>>().join(","),
-            device: None,
-            message: format!(
+        out.push(finding(
+            "libvirt.conflict.group",
+            Severity::Fail,
+            &guests.keys().cloned().collect::<Vec<_>>().join(","),
+            None,
+            format!(
                 "IOMMU group {g} is split between guests: {}; vfio gives a whole group to one guest at a time",
                 parts.join("; ")
             ),
-            fix: Some("give the whole group to one guest".into()),
-        });
+            Some("give the whole group to one guest".into()),
+        ));
     }
     out
 }
@@ -1290,6 +1351,16 @@ pub(crate) mod tests {
         let opts = VerifyOptions {
             expect: Expectation::parse_list("nope:1").unwrap(),
             aliases: vec![],
+        };
+        assert_eq!(verify_domain(&h, &d, &opts).verdict, Severity::Fail);
+        // nova's device_type narrows the match: the I350 VF is not a type-PF.
+        let pf_only = vec![AliasSpec {
+            device_type: Some("type-PF".into()),
+            ..AliasSpec::parse("igbnic=8086:1520").unwrap()
+        }];
+        let opts = VerifyOptions {
+            expect: Expectation::parse_list("igbnic:1").unwrap(),
+            aliases: pf_only,
         };
         assert_eq!(verify_domain(&h, &d, &opts).verdict, Severity::Fail);
         assert!(Expectation::parse_list("igbnic").is_err());

@@ -7,7 +7,9 @@
 //!   is a wildcard digit (`02xx` is every network controller), as in pciutils 3.8+.
 //! - Several filters separated by commas match a device that any of them matches:
 //!   the convention of OpenNebula's PCI probe (`FILTER = '8086::0300,::0106'`), which
-//!   runs `lspci -d` once per filter. lspci itself takes one filter per `-d`.
+//!   runs `lspci -d` once per filter. lspci itself takes one filter per `-d`. (The
+//!   probe concatenates the runs, so a device two parts match is listed twice there;
+//!   here it matches once.)
 
 use crate::host::model::PciDevice;
 use serde::{Serialize, Serializer};

@@ -1,8 +1,8 @@
 //! `config.nova-spec-unmatched`: every nova.conf device_spec entry matches a device
-//! on this host. Matching uses [`nova_match`](crate::checks::nova_match), a minimal
-//! stand-in until `crate::nova` (nova's exact rules) lands.
+//! on this host, decided by nova's own rules ([`crate::nova`] through
+//! [`nova_match`](crate::checks::nova_match)).
 
-use crate::checks::nova_match::{matches, parse_value};
+use crate::checks::nova_match::NovaSpecs;
 use crate::checks::registry::Check;
 use crate::checks::sriov::vf_requests;
 use crate::checks::{Context, Finding, Section, Severity};
@@ -25,22 +25,23 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     let Some(nova) = &h.system.nova else {
         return Vec::new();
     };
+    let specs = NovaSpecs::of(h);
     let mut out = Vec::new();
-    for v in &nova.device_specs {
+    for (v, (_, parsed)) in nova.device_specs.iter().zip(&specs.values) {
         let place = format!("/{}:{}", nova.path, v.line);
         let one_line = v.value.replace('\n', " ");
-        let Some(specs) = parse_value(&v.value) else {
+        if parsed.is_none() {
             out.push(
-                Finding::new(ID, Section::Configuration, Severity::Warn, LABEL, format!("{place}: {} = {one_line} is not a JSON object or list", v.option))
-                    .why("nova-compute refuses to start with a device_spec it cannot parse")
+                Finding::new(ID, Section::Configuration, Severity::Fail, LABEL, format!("{place}: {} = {one_line} is rejected by nova", v.option))
+                    .why("nova-compute refuses to start with a device_spec it cannot parse (`passthru nova check` shows nova's exact error)")
                     .fix(format!("Fix the JSON at {place} (one object or a list of objects per line; no trailing # comment), then restart nova-compute")),
             );
             continue;
-        };
+        }
         let n = h
             .devices
             .iter()
-            .filter(|d| !d.is_bridge() && specs.iter().any(|s| matches(s, h, d)))
+            .filter(|d| !d.is_bridge() && specs.value_matches(v.line, h, d))
             .count();
         if n > 0 {
             out.push(Finding::new(

@@ -1,7 +1,7 @@
 //! `device.not-in-nova`: on a nova compute host (nova.conf present), a device meant
 //! for passthrough is matched by some `[pci] device_spec`, or nova will never offer it.
 
-use crate::checks::nova_match::{matches, parse_value};
+use crate::checks::nova_match::NovaSpecs;
 use crate::checks::registry::Check;
 use crate::checks::{Context, Finding, Section, Severity};
 
@@ -23,19 +23,12 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     let Some(nova) = &h.system.nova else {
         return Vec::new();
     };
-    let specs: Vec<(usize, Vec<crate::checks::nova_match::MiniSpec>)> = nova
-        .device_specs
-        .iter()
-        .filter_map(|v| parse_value(&v.value).map(|s| (v.line, s)))
-        .collect();
+    let specs = NovaSpecs::of(h);
     ctx.targets
         .iter()
         .map(|d| {
-            let hit = specs
-                .iter()
-                .find(|(_, s)| s.iter().any(|x| matches(x, h, d)));
-            match hit {
-                Some((line, _)) => Finding::new(ID, Section::Devices, Severity::Pass, LABEL, format!("matched by /{}:{line}", nova.path)),
+            match specs.first_match(h, d) {
+                Some(line) => Finding::new(ID, Section::Devices, Severity::Pass, LABEL, format!("matched by /{}:{line}", nova.path)),
                 None => Finding::new(ID, Section::Devices, Severity::Warn, LABEL, format!("no device_spec in /{} matches it: nova will not offer it to guests", nova.path))
                     .why("nova only offers devices its [pci] device_spec lists; flavors asking for this one fail with \"No valid host was found\"")
                     .fix(format!(

@@ -48,7 +48,9 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             LABEL,
             "this CPU architecture shows no virtualization flag in cpuinfo; see /dev/kvm",
         )],
-        CpuVendor::Unknown if s.cpu.vendor_id.is_none() => vec![unknown(ID, LABEL)],
+        CpuVendor::Unknown if s.cpu.vendor_id.is_none() => {
+            vec![crate::checks::host::absent(ID, LABEL, "proc/cpuinfo")]
+        }
         vendor => {
             let guest = s.cpu.has("hypervisor");
             let fix = if guest {

@@ -33,7 +33,7 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         )];
     }
     let module = kvm_module(h.system.cpu.vendor);
-    let fix = if has_virt_flags(h) {
+    let fix = if has_virt_flags(h) || h.system.cpu.vendor_id.is_none() {
         format!("modprobe {module}\necho {module} > /etc/modules-load.d/kvm.conf")
     } else {
         "Give the CPU hardware virtualization first (see cpu.no-virtualization), then `modprobe kvm`".to_string()

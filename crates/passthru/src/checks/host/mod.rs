@@ -25,6 +25,17 @@ pub fn unknown(id: &'static str, check: &str) -> Finding {
     )
 }
 
+/// The finding for a file the root does not have (a partial tree, a container).
+pub fn absent(id: &'static str, check: &str, file: &str) -> Finding {
+    Finding::new(
+        id,
+        Section::Host,
+        Severity::Info,
+        check,
+        format!("cannot tell: this root has no {file}"),
+    )
+}
+
 /// Whether the kernel has an IOMMU enabled: groups exist, or IOMMU units are registered.
 pub fn iommu_active(host: &Host) -> bool {
     !host.iommu_groups.is_empty() || !host.system.iommu_units.is_empty()

@@ -22,8 +22,11 @@ const WHY: &str = "vfio-pci is the driver that hands a device to QEMU; libvirt l
 pub fn check(ctx: &Context) -> Vec<Finding> {
     let h = ctx.host;
     let m = &h.system.modules;
-    if !h.system.collected || m.loaded.is_none() {
+    if !h.system.collected {
         return vec![unknown(ID, LABEL)];
+    }
+    if m.loaded.is_none() {
+        return vec![crate::checks::host::absent(ID, LABEL, "proc/modules")];
     }
     let backend = |f: &dyn Fn(&str) -> Option<bool>| match (f("vfio_iommu_type1"), f("iommufd")) {
         (Some(true), _) | (_, Some(true)) => Some(true),

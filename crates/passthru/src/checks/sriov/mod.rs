@@ -53,13 +53,10 @@ pub fn vf_requests(host: &Host, pf: &PciDevice) -> Vec<String> {
         vf.address = a;
     }
     if let Some(nova) = &host.system.nova {
-        for v in &nova.device_specs {
-            let hit = nova_match::parse_value(&v.value)
-                .unwrap_or_default()
-                .iter()
-                .any(|spec| nova_match::matches(spec, host, &vf));
-            if hit {
-                out.push(format!("nova device_spec (/{}:{})", nova.path, v.line));
+        let specs = nova_match::NovaSpecs::of(host);
+        for (line, _) in &specs.values {
+            if specs.value_matches(*line, host, &vf) {
+                out.push(format!("nova device_spec (/{}:{line})", nova.path));
             }
         }
     }

@@ -1,5 +1,7 @@
 //! Sources: the only code that reads a host. Each produces a [`Host`](crate::host::Host).
 
+pub mod change_facts;
+pub mod journal;
 pub mod libvirt;
 pub mod lspci_text;
 pub mod snapshot;
@@ -8,4 +10,4 @@ pub mod system;
 
 pub use lspci_text::{parse_lspci, read_lspci};
 pub use snapshot::read_snapshot;
-pub use sysfs::{read_root, read_root_with, ReadOptions};
+pub use sysfs::{read_root, read_root_with, Detail, ReadOptions};

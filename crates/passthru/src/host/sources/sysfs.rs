@@ -15,6 +15,20 @@ use std::path::Path;
 
 const DEVICES: &str = "sys/bus/pci/devices";
 
+/// How much of each device to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every fact the model holds (show, snapshot, doctor, changes).
+    #[default]
+    Full,
+    /// What an inventory listing shows: ids, class, revision, driver, IOMMU group,
+    /// NUMA node, current link, SR-IOV and PF/VF relations, netdev names. Left unread
+    /// (null or empty): `driver_override`, `local_cpulist`, `reset_methods`,
+    /// `boot_vga`, the link's `max_*`, and `interfaces` details. A third fewer
+    /// syscalls on hosts with thousands of VFs.
+    Inventory,
+}
+
 /// Options for reading a root.
 #[derive(Clone, Debug)]
 pub struct ReadOptions {
@@ -22,6 +36,8 @@ pub struct ReadOptions {
     pub names: bool,
     /// Read host-level facts (CPU, modules, config files) as well as the PCI tree.
     pub system: bool,
+    /// How much of each device to read.
+    pub detail: Detail,
 }
 
 impl Default for ReadOptions {
@@ -29,6 +45,19 @@ impl Default for ReadOptions {
         ReadOptions {
             names: true,
             system: true,
+            detail: Detail::Full,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// The options of an inventory listing (`ls`, `groups`): names, no host-level
+    /// facts, [`Detail::Inventory`].
+    pub fn inventory() -> Self {
+        ReadOptions {
+            names: true,
+            system: false,
+            detail: Detail::Inventory,
         }
     }
 }
@@ -63,8 +92,15 @@ pub fn read_open_root(root: &Root, opts: &ReadOptions) -> Result<Host> {
             })
         }
     };
-    let results: Vec<std::result::Result<Option<PciDevice>, String>> =
-        names.par_iter().map(|n| read_device(root, n)).collect();
+    // The bus directory is opened once; each device's link is read relative to it.
+    let bus_dir = root.open_dir(DEVICES).map_err(|source| Error::Read {
+        path: root.display(DEVICES),
+        source,
+    })?;
+    let results: Vec<std::result::Result<Option<PciDevice>, String>> = names
+        .par_iter()
+        .map(|n| read_device(root, &bus_dir, n, opts.detail))
+        .collect();
     let mut host = Host {
         source: SourceInfo {
             kind: SourceKind::Root,
@@ -81,7 +117,7 @@ pub fn read_open_root(root: &Root, opts: &ReadOptions) -> Result<Host> {
     }
     host.devices.sort_by_key(|d| d.address);
     link_vf_indexes(&mut host);
-    host.iommu_groups = read_groups(root);
+    host.iommu_groups = read_groups(root, &host.devices);
     host.numa_nodes = read_numa(root);
     host.kernel_cmdline = root
         .read_string("proc/cmdline")
@@ -143,12 +179,18 @@ fn vanished(e: &io::Error) -> bool {
 
 /// Reads one function. `Ok(None)` when it is not a PCI function name; `Err(warning)`
 /// when it vanished or is unreadable (the scan goes on).
-fn read_device(root: &Root, name: &str) -> std::result::Result<Option<PciDevice>, String> {
+fn read_device(
+    root: &Root,
+    bus_dir: &DirHandle,
+    name: &str,
+    detail: Detail,
+) -> std::result::Result<Option<PciDevice>, String> {
+    let full = detail == Detail::Full;
     let Ok(address) = PciAddress::parse(name) else {
         return Ok(None);
     };
     let link_rel = format!("{DEVICES}/{name}");
-    let real_rel = match root.read_link(&link_rel) {
+    let real_rel = match bus_dir.read_link(name) {
         Ok(t) => join_link(DEVICES, &t),
         Err(_) => link_rel.clone(),
     };
@@ -183,38 +225,62 @@ fn read_device(root: &Root, name: &str) -> std::result::Result<Option<PciDevice>
             )),
         }
     };
-    let vendor = required("vendor")?;
-    let device = required("device")?;
-    let class = required("class")?;
+    // `uevent` carries ids, class, subsystem and modalias in one read (pci_uevent()),
+    // a sixth of the syscalls of the single files on trees of thousands of VFs; the
+    // single files remain the fallback for trees without it.
+    let ue = dir
+        .read("uevent")
+        .ok()
+        .map(|b| parse_uevent(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default();
+    let (vendor, device, class) = match (ue.id, ue.class) {
+        (Some((v, dv)), Some(c)) => (v as u32, dv as u32, c),
+        _ => (required("vendor")?, required("device")?, required("class")?),
+    };
     let mut d = PciDevice::new(address, vendor as u16, device as u16, class & 0xff_ffff);
-    d.subsystem_vendor_id = dir
-        .attr("subsystem_vendor")
-        .and_then(|s| hex_u32(&s))
-        .map(|v| VendorId(v as u16));
-    d.subsystem_device_id = dir
-        .attr("subsystem_device")
-        .and_then(|s| hex_u32(&s))
-        .map(|v| DeviceId(v as u16));
+    match ue.subsys {
+        Some((sv, sd)) => {
+            d.subsystem_vendor_id = Some(VendorId(sv));
+            d.subsystem_device_id = Some(DeviceId(sd));
+        }
+        None => {
+            d.subsystem_vendor_id = dir
+                .attr("subsystem_vendor")
+                .and_then(|s| hex_u32(&s))
+                .map(|v| VendorId(v as u16));
+            d.subsystem_device_id = dir
+                .attr("subsystem_device")
+                .and_then(|s| hex_u32(&s))
+                .map(|v| DeviceId(v as u16));
+        }
+    }
     d.revision = dir
         .attr("revision")
         .and_then(|s| hex_u32(&s))
         .map(|v| v as u8);
     d.driver = dir.link_name("driver");
-    d.driver_override = dir
-        .attr("driver_override")
-        .filter(|s| !s.is_empty() && s != "(null)");
+    if full {
+        d.driver_override = dir
+            .attr("driver_override")
+            .filter(|s| !s.is_empty() && s != "(null)");
+    }
     d.iommu_group = dir.link_name("iommu_group").and_then(|g| g.parse().ok());
     d.numa_node = dir
         .attr("numa_node")
         .and_then(|s| s.parse::<i64>().ok())
         .and_then(|n| u32::try_from(n).ok());
-    d.local_cpulist = dir.attr("local_cpulist");
-    d.link = read_link_state(&dir);
-    d.reset_methods = dir
-        .attr("reset_method")
-        .map(|s| s.split_whitespace().map(str::to_string).collect());
-    d.boot_vga = dir.attr("boot_vga").map(|s| s == "1");
-    d.modalias = dir.attr("modalias");
+    d.link = read_link_state(&dir, full);
+    if full {
+        d.local_cpulist = dir.attr("local_cpulist");
+        d.reset_methods = dir
+            .attr("reset_method")
+            .map(|s| s.split_whitespace().map(str::to_string).collect());
+    }
+    // The kernel shows `boot_vga` only for VGA-class functions (pci_is_vga()).
+    if full && matches!(class >> 8, 0x0300 | 0x0001) {
+        d.boot_vga = dir.attr("boot_vga").map(|s| s == "1");
+    }
+    d.modalias = ue.modalias.or_else(|| dir.attr("modalias"));
     d.parent = real_rel
         .rsplit('/')
         .nth(1)
@@ -223,6 +289,10 @@ fn read_device(root: &Root, name: &str) -> std::result::Result<Option<PciDevice>
         let mut ifs = net.list().unwrap_or_default();
         ifs.sort();
         for ifname in ifs {
+            if !full {
+                d.netdevs.push(ifname);
+                continue;
+            }
             let nd = net.open_dir(&ifname).ok();
             let attr = |a: &str| nd.as_ref().and_then(|n| n.attr(a));
             d.interfaces.push(Netdev {
@@ -237,7 +307,16 @@ fn read_device(root: &Root, name: &str) -> std::result::Result<Option<PciDevice>
             d.netdevs.push(ifname);
         }
     }
-    if let Some(total) = dec_u32(dir.attr("sriov_totalvfs")) {
+    d.physfn = dir.read_link("physfn").ok().and_then(|t| {
+        PciAddress::parse(t.trim_end_matches('/').rsplit('/').next().unwrap_or("")).ok()
+    });
+    // VFs have no SR-IOV capability of their own (SR-IOV 1.1 §3.3).
+    let total = if d.physfn.is_none() {
+        dec_u32(dir.attr("sriov_totalvfs"))
+    } else {
+        None
+    };
+    if let Some(total) = total {
         d.sriov = Some(Sriov {
             total_vfs: total,
             num_vfs: dec_u32(dir.attr("sriov_numvfs")).unwrap_or(0),
@@ -268,18 +347,58 @@ fn read_device(root: &Root, name: &str) -> std::result::Result<Option<PciDevice>
         vfs.sort();
         d.virtfns = vfs.into_iter().map(|(_, a)| a).collect();
     }
-    d.physfn = dir.read_link("physfn").ok().and_then(|t| {
-        PciAddress::parse(t.trim_end_matches('/').rsplit('/').next().unwrap_or("")).ok()
-    });
     Ok(Some(d))
 }
 
-fn read_link_state(dir: &DirHandle) -> Option<PcieLink> {
+/// What a PCI function's `uevent` says.
+#[derive(Debug, Default, PartialEq)]
+struct Uevent {
+    id: Option<(u16, u16)>,
+    class: Option<u32>,
+    subsys: Option<(u16, u16)>,
+    modalias: Option<String>,
+}
+
+/// Parses `uevent` as pci_uevent() writes it: `PCI_CLASS=%04X`, `PCI_ID=%04X:%04X`,
+/// `PCI_SUBSYS_ID=%04X:%04X`, `MODALIAS=...` (plus `DRIVER=`, `PCI_SLOT_NAME=`).
+fn parse_uevent(text: &str) -> Uevent {
+    let pair = |v: &str| {
+        let (a, b) = v.split_once(':')?;
+        Some((
+            u16::from_str_radix(a, 16).ok()?,
+            u16::from_str_radix(b, 16).ok()?,
+        ))
+    };
+    let mut u = Uevent::default();
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some(("PCI_ID", v)) => u.id = pair(v.trim()),
+            Some(("PCI_SUBSYS_ID", v)) => u.subsys = pair(v.trim()),
+            Some(("PCI_CLASS", v)) => {
+                u.class = u32::from_str_radix(v.trim(), 16)
+                    .ok()
+                    .filter(|c| *c <= 0xff_ffff)
+            }
+            Some(("MODALIAS", v)) if !v.trim().is_empty() => u.modalias = Some(v.trim().into()),
+            _ => {}
+        }
+    }
+    u
+}
+
+fn read_link_state(dir: &DirHandle, with_max: bool) -> Option<PcieLink> {
+    let current_speed = dir.attr("current_link_speed");
     let link = PcieLink {
-        current_speed: dir.attr("current_link_speed"),
-        current_width: dir.attr("current_link_width").and_then(|s| s.parse().ok()),
-        max_speed: dir.attr("max_link_speed"),
-        max_width: dir.attr("max_link_width").and_then(|s| s.parse().ok()),
+        current_width: current_speed
+            .as_ref()
+            .and_then(|_| dir.attr("current_link_width"))
+            .and_then(|s| s.parse().ok()),
+        current_speed,
+        max_speed: with_max.then(|| dir.attr("max_link_speed")).flatten(),
+        max_width: with_max
+            .then(|| dir.attr("max_link_width"))
+            .flatten()
+            .and_then(|s| s.parse().ok()),
     };
     if link == PcieLink::default() {
         None
@@ -318,21 +437,26 @@ pub fn link_vf_indexes(host: &mut Host) {
     }
 }
 
-fn read_groups(root: &Root) -> Vec<IommuGroup> {
+/// The groups under `sys/kernel/iommu_groups` with their type. Members are the PCI
+/// functions whose `iommu_group` link names the group: the same set as the group's
+/// `devices/` directory lists (less its non-PCI members, which the model does not
+/// hold), without listing thousands of directories on SR-IOV hosts.
+fn read_groups(root: &Root, devices: &[PciDevice]) -> Vec<IommuGroup> {
     let base = "sys/kernel/iommu_groups";
     let Ok(names) = root.list(base) else {
         return Vec::new();
     };
+    let mut members: std::collections::HashMap<u32, Vec<PciAddress>> = Default::default();
+    for d in devices {
+        if let Some(g) = d.iommu_group {
+            members.entry(g).or_default().push(d.address);
+        }
+    }
     let mut groups: Vec<IommuGroup> = names
-        .iter()
+        .par_iter()
         .filter_map(|n| n.parse::<u32>().ok())
         .map(|number| {
-            let mut devices: Vec<PciAddress> = root
-                .list(&format!("{base}/{number}/devices"))
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|n| PciAddress::parse(n).ok())
-                .collect();
+            let mut devices = members.get(&number).cloned().unwrap_or_default();
             devices.sort();
             let kind = root
                 .read_string(&format!("{base}/{number}/type"))
@@ -368,4 +492,25 @@ fn read_numa(root: &Root) -> Vec<NumaNode> {
         .collect();
     nodes.sort_by_key(|n| n.id);
     nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uevent_gives_ids_class_subsystem_and_modalias() {
+        let u = parse_uevent(
+            "DRIVER=igb\nPCI_CLASS=20000\nPCI_ID=8086:1521\nPCI_SUBSYS_ID=8086:00A2\nPCI_SLOT_NAME=0000:06:00.0\nMODALIAS=pci:v00008086d00001521sv00008086sd000000A2bc02sc00i00\n",
+        );
+        assert_eq!(u.id, Some((0x8086, 0x1521)));
+        assert_eq!(u.class, Some(0x020000));
+        assert_eq!(u.subsys, Some((0x8086, 0x00a2)));
+        assert_eq!(
+            u.modalias.as_deref(),
+            Some("pci:v00008086d00001521sv00008086sd000000A2bc02sc00i00")
+        );
+        // Anything else (a uevent without PCI keys) leaves the single files to speak.
+        assert_eq!(parse_uevent("DRIVER=x\nPCI_ID=zz\n"), Uevent::default());
+    }
 }

@@ -1,0 +1,345 @@
+//! What every change command shares: `--yes`, `--force`, `--timeout`, showing the
+//! plan, running it through the executor, and reporting the result (text or JSON).
+
+use crate::context::Ctx;
+use crate::output::{emit, print_json};
+use anyhow::{bail, Result};
+use passthru::change::executor::{ExecReport, Executor, Replanner};
+use passthru::change::plan::Plan;
+use passthru::change::{ChangeError, Refusal};
+use passthru::host::change_facts::ChangeFacts;
+use passthru::host::root::Root;
+use passthru::host::sources::change_facts::read_change_facts;
+use passthru::Host;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code of errors and refusals.
+pub const EXIT_ERROR: u8 = 3;
+
+/// Options every change command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChangeArgs {
+    /// Make the change. Without it, passthru only shows the plan.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Override the refusals that protect the host (default route or SSH interface,
+    /// VFs in use or on vfio-pci, partial IOMMU groups, files edited since).
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to wait for VFs, their interfaces, and bindings.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// The root a change command works on; snapshots and lspci text cannot be changed.
+pub fn change_root(ctx: &Ctx, name: &str) -> Result<PathBuf> {
+    if ctx.global.snapshot.is_some() || ctx.global.lspci.is_some() {
+        bail!("`passthru {name}` changes a host: give it a root (/ by default, or --root DIR), not --snapshot or --lspci");
+    }
+    Ok(ctx.root())
+}
+
+/// The change facts of the root.
+pub fn change_facts(root: &std::path::Path) -> Result<ChangeFacts> {
+    let r = Root::open(root)
+        .map_err(|e| anyhow::anyhow!("cannot open the root {}: {e}", root.display()))?;
+    Ok(read_change_facts(&r))
+}
+
+/// The SSH session this command runs in, if any.
+pub fn ssh_connection() -> Option<String> {
+    std::env::var("SSH_CONNECTION")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The command line, for the journal.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| passthru::change::plan::shell_word(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Serialize)]
+struct ChangeJson<'a> {
+    command: &'a str,
+    plan: Option<&'a Plan>,
+    refused: &'a [Refusal],
+    applied: bool,
+    result: Option<&'a ExecReport>,
+    converged: Option<bool>,
+    reboot_required: bool,
+    summary: &'a [String],
+}
+
+/// What a command adds after a successful change (the VFs now present...).
+pub type Summary<'a> = dyn Fn(&Host) -> Vec<String> + 'a;
+
+/// Everything to run one change command.
+pub struct Change<'a> {
+    /// The command's name (`vfs`).
+    pub name: &'a str,
+    /// The root.
+    pub root: PathBuf,
+    /// Common options.
+    pub args: &'a ChangeArgs,
+    /// The change set this one undoes.
+    pub undoes: Option<String>,
+}
+
+/// Shows a planning error: refusals get their reasons and fixes, exit 3.
+pub fn refused(ctx: &Ctx, name: &str, e: ChangeError) -> Result<ExitCode> {
+    let ChangeError::Refused(reasons) = e else {
+        return Err(e.into());
+    };
+    if ctx.json() {
+        print_json(&ChangeJson {
+            command: name,
+            plan: None,
+            refused: &reasons,
+            applied: false,
+            result: None,
+            converged: None,
+            reboot_required: false,
+            summary: &[],
+        })?;
+    } else {
+        let mut s = format!("passthru {name}: refused, nothing was changed:\n");
+        for r in &reasons {
+            let _ = writeln!(s, "  - {}", r.message);
+            let _ = writeln!(
+                s,
+                "    fix: {}{}",
+                r.fix,
+                if r.forceable {
+                    ""
+                } else {
+                    " (--force does not override this)"
+                }
+            );
+        }
+        eprint!("{s}");
+    }
+    Ok(ExitCode::from(EXIT_ERROR))
+}
+
+impl Change<'_> {
+    /// Shows the plan, or runs it with `--yes`, then reports.
+    pub fn run(
+        self,
+        ctx: &Ctx,
+        plan: Plan,
+        replan: &mut Replanner<'_>,
+        summary: &Summary<'_>,
+    ) -> Result<ExitCode> {
+        let json = ctx.json();
+        if !self.args.yes || (plan.is_empty() && plan.deferred.is_empty()) {
+            let converged = (self.args.yes || plan.is_empty()) && plan.deferred.is_empty();
+            let conv = if converged {
+                let ex = Executor::open(&self.root, self.args.timeout)?;
+                Some(ex.check(&plan.expect))
+            } else {
+                None
+            };
+            if json {
+                print_json(&ChangeJson {
+                    command: self.name,
+                    plan: Some(&plan),
+                    refused: &[],
+                    applied: false,
+                    result: None,
+                    converged: conv.as_ref().map(|c| c.converged),
+                    reboot_required: plan.reboot_required,
+                    summary: &[],
+                })?;
+            } else {
+                let mut s = plan.render_text();
+                if plan.is_empty() && plan.deferred.is_empty() {
+                    if let Some(c) = &conv {
+                        if !c.converged {
+                            for ch in c.checks.iter().filter(|c| c.ok == Some(false)) {
+                                let _ = writeln!(
+                                    s,
+                                    "  but: {} does not hold ({})",
+                                    ch.expect,
+                                    ch.detail.clone().unwrap_or_default()
+                                );
+                            }
+                        }
+                    }
+                } else {
+                    s.push_str("Nothing was changed: run again with --yes to apply this plan.\n");
+                }
+                emit(&s)?;
+            }
+            let ok = conv.as_ref().map(|c| c.converged).unwrap_or(true);
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_ERROR)
+            });
+        }
+        let mut ex = Executor::open(&self.root, self.args.timeout)?;
+        if !json {
+            emit(&plan.render_text())?;
+            ex.on_progress(Box::new(|line: &str| {
+                let _ = emit(&format!("{line}\n"));
+            }));
+        }
+        let mut cs = ex.begin(&command_line(), &plan.title)?;
+        cs.undoes = self.undoes.clone();
+        if !json {
+            emit(&format!("Applying as change set {}:\n", cs.id))?;
+        }
+        let reboot = plan.reboot_required;
+        let report = ex.execute(&mut cs, plan, replan);
+        let converged = report.convergence.as_ref().map(|c| c.converged);
+        let ok = report.failure.is_none() && converged == Some(true);
+        let after = if report.failure.is_none() {
+            ex.read_host().map(|h| summary(&h)).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if let (true, Some(orig)) = (report.failure.is_none(), &self.undoes) {
+            let (sets, _) =
+                passthru::host::sources::journal::read_change_sets(&Root::open(&self.root)?);
+            if let Some(mut o) = sets.into_iter().find(|c| c.id == *orig) {
+                ex.mark_undone(&mut o, &cs.id)?;
+            }
+        }
+        if json {
+            print_json(&ChangeJson {
+                command: self.name,
+                plan: None,
+                refused: &[],
+                applied: report.failure.is_none(),
+                result: Some(&report),
+                converged,
+                reboot_required: reboot,
+                summary: &after,
+            })?;
+        } else {
+            emit(&render_report(&self.root, &report, reboot, &after))?;
+        }
+        Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_ERROR)
+        })
+    }
+}
+
+/// The report of an execution, for people.
+pub fn render_report(
+    root: &std::path::Path,
+    r: &ExecReport,
+    reboot: bool,
+    summary: &[String],
+) -> String {
+    let mut s = String::new();
+    let journal = root.join(&r.journal);
+    match &r.failure {
+        Some(f) => {
+            if f.step > 0 {
+                let _ = writeln!(s, "Failed at step {} ({}): {}", f.step, f.action, f.message);
+            } else {
+                let _ = writeln!(s, "Failed to {}: {}", f.action, f.message);
+            }
+            if let Some(x) = &f.explanation {
+                let _ = writeln!(s, "  {}: {}", x.errno, x.cause);
+                let _ = writeln!(s, "  what to do: {}", x.fix);
+            }
+            if let Some(rb) = &r.rollback {
+                if rb.steps.is_empty() && rb.complete {
+                    let _ = writeln!(s, "Nothing had been changed.");
+                } else if rb.complete {
+                    let _ = writeln!(
+                        s,
+                        "Rolled back: {} step(s) undone; the host is as it was before change set {}.",
+                        rb.steps.len(),
+                        r.change_set
+                    );
+                } else {
+                    let _ = writeln!(
+                        s,
+                        "ROLLBACK INCOMPLETE: the host is partly changed. What is left:"
+                    );
+                    for e in &rb.errors {
+                        let _ = writeln!(s, "  - {e}");
+                    }
+                    let _ = writeln!(
+                        s,
+                        "The journal is {}; try `passthru undo {}`.",
+                        journal.display(),
+                        r.change_set
+                    );
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "Done: change set {} (journal {}; undo with `passthru undo {}`).",
+                r.change_set,
+                journal.display(),
+                r.change_set
+            );
+            for st in &r.steps {
+                if st.status == passthru::change::journal::StepStatus::Skipped {
+                    let _ = writeln!(
+                        s,
+                        "  {}: {}",
+                        st.action,
+                        st.note.clone().unwrap_or_default()
+                    );
+                }
+            }
+            if let Some(c) = &r.convergence {
+                let _ = writeln!(
+                    s,
+                    "{}",
+                    if c.converged {
+                        "Converged: the host now is as planned."
+                    } else {
+                        "NOT converged: the host differs from the plan:"
+                    }
+                );
+                for ch in &c.checks {
+                    match ch.ok {
+                        Some(true) => {}
+                        Some(false) => {
+                            let _ = writeln!(
+                                s,
+                                "  - {}: no ({})",
+                                ch.expect,
+                                ch.detail.clone().unwrap_or_default()
+                            );
+                        }
+                        None => {
+                            let _ = writeln!(
+                                s,
+                                "  - {}: not verified ({})",
+                                ch.expect,
+                                ch.detail.clone().unwrap_or_default()
+                            );
+                        }
+                    }
+                }
+            }
+            for l in summary {
+                let _ = writeln!(s, "{l}");
+            }
+            if reboot {
+                let _ = writeln!(
+                    s,
+                    "Reboot for the kernel command line / initramfs changes to take effect."
+                );
+            }
+        }
+    }
+    s
+}

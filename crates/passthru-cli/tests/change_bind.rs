@@ -1,0 +1,181 @@
+//! `passthru bind` end to end on the kernel simulator: a VF to vfio-pci and back, a
+//! whole multi-function GPU group, refusal of a group with a foreign member, refusal
+//! of the default-route NIC and of the SSH session's NIC; lspci agrees after each.
+
+mod change_common;
+use change_common::*;
+
+#[test]
+fn a_vf_goes_to_vfio_and_back_to_its_host_driver() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let before = dump(root);
+    let out = ok(&passthru(root, &["bind", "07:10.1", "--vfio"]));
+    assert!(
+        out.contains("write vfio-pci to sys/bus/pci/devices/0000:07:10.1/driver_override"),
+        "{out}"
+    );
+    assert!(
+        out.contains("write 0000:07:10.1 to sys/bus/pci/drivers/igbvf/unbind"),
+        "{out}"
+    );
+    assert!(
+        out.contains("write 0000:07:10.1 to sys/bus/pci/drivers_probe"),
+        "{out}"
+    );
+    assert_same(&before, &dump(root), "the plan alone");
+    let out = ok(&passthru(root, &["bind", "07:10.1", "--vfio", "-y"]));
+    assert!(
+        out.contains("Converged") && out.contains("0000:07:10.1 is on vfio-pci (IOMMU group 34)"),
+        "{out}"
+    );
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:07:10.1").as_deref(),
+        Some("vfio-pci")
+    );
+    assert_eq!(devs["0000:07:10.1"]["driver_override"], "vfio-pci");
+    assert!(
+        root.join("dev/vfio/34").exists(),
+        "the group's device node appeared"
+    );
+    // Its interface is gone with igbvf: the name no longer resolves, and says so.
+    let err = fails(&passthru(root, &["bind", "enp7s16f1", "--vfio"]));
+    assert!(err.contains("no device 'enp7s16f1'"), "{err}");
+    // Again: nothing to do.
+    let out = ok(&passthru(root, &["bind", "0000:07:10.1", "--vfio", "-y"]));
+    assert!(out.contains("already bound to vfio-pci"), "{out}");
+    // Back to the host: override cleared, igbvf probes it, its netdev returns.
+    let out = ok(&passthru(root, &["bind", "07:10.1", "--host", "-y"]));
+    assert!(
+        out.contains("clear sys/bus/pci/devices/0000:07:10.1/driver_override"),
+        "{out}"
+    );
+    let devs = agree(root);
+    assert_eq!(driver_of(&devs, "0000:07:10.1").as_deref(), Some("igbvf"));
+    assert!(devs["0000:07:10.1"]["driver_override"].is_null());
+    assert_eq!(devs["0000:07:10.1"]["netdevs"][0], "enp7s16f1");
+    assert_same(&before, &dump(root), "to vfio-pci and back");
+}
+
+#[test]
+fn a_multifunction_gpu_moves_as_a_whole_group() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let before = dump(root);
+    // One function alone would leave group 50 not viable: refused, naming the other.
+    let err = fails(&passthru(root, &["bind", "81:00.0", "--vfio", "-y"]));
+    assert!(
+        err.contains("IOMMU group 50 of 0000:81:00.0 also holds 0000:81:00.1 [10de:10f0]")
+            && err.contains("(snd_hda_intel)"),
+        "{err}"
+    );
+    assert!(err.contains("--group"), "{err}");
+    assert_same(&before, &dump(root), "refused");
+    // --group takes every function of the card.
+    let out = ok(&passthru(
+        root,
+        &["bind", "81:00.0", "--group", "--vfio", "-y"],
+    ));
+    assert!(
+        out.contains("bind 0000:81:00.0, 0000:81:00.1 to vfio-pci"),
+        "{out}"
+    );
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:81:00.0").as_deref(),
+        Some("vfio-pci")
+    );
+    assert_eq!(
+        driver_of(&devs, "0000:81:00.1").as_deref(),
+        Some("vfio-pci")
+    );
+    assert_eq!(
+        driver_of(&devs, "0000:00:03.0").as_deref(),
+        Some("pcieport"),
+        "the port stays"
+    );
+    assert!(
+        root.join("dev/vfio/50").exists(),
+        "the whole group is viable for vfio"
+    );
+    // Undo gives both functions back to their drivers, exactly.
+    ok(&passthru(root, &["undo", "-y"]));
+    agree(root);
+    assert_same(&before, &dump(root), "undo of a group bind");
+}
+
+#[test]
+fn a_group_shared_with_another_device_is_refused() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let before = dump(root);
+    for args in [
+        &["bind", "82:00.0", "--vfio", "-y"][..],
+        &["bind", "82:00.0", "--group", "--vfio", "-y"][..],
+        &["bind", "10de:1b80", "--vfio", "-y"][..],
+    ] {
+        let err = fails(&passthru(root, args));
+        assert!(
+            err.contains("IOMMU group 51 of 0000:82:00.0 also holds 0000:83:00.0 [1000:0097]")
+                && err.contains("(mpt3sas), a different device"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_same(&before, &dump(root), "refused");
+    let v = json(&passthru(root, &["--json", "bind", "82:00.0", "--vfio"]));
+    assert_eq!(v["refused"][0]["device"], "0000:82:00.0");
+    assert_eq!(v["refused"][0]["forceable"], true);
+    agree(root);
+}
+
+#[test]
+fn the_default_route_and_ssh_session_nics_are_refused() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let before = dump(root);
+    // eno1 carries the default route (proc/net/route, as in the first seed).
+    let err = fails(&passthru(root, &["bind", "eno1", "--vfio", "-y"]));
+    assert!(
+        err.contains("0000:06:00.0 is the network interface eno1, which carries the default route"),
+        "{err}"
+    );
+    // eno2 is not routed by default, but this SSH session arrives on it.
+    let ssh = [("SSH_CONNECTION", "192.168.5.77 50022 192.168.5.10 22")];
+    let err = fails(&passthru_env(
+        root,
+        &["bind", "eno2", "--driver", "pci-stub", "-y"],
+        &ssh,
+    ));
+    assert!(
+        err.contains("eno2, which carries this SSH session (local address 192.168.5.10)"),
+        "{err}"
+    );
+    assert_same(&before, &dump(root), "refused");
+    // The same without the session, but eno2 still has VFs: refused for that.
+    let err = fails(&passthru(root, &["bind", "eno2", "--vfio", "-y"]));
+    assert!(err.contains("PF with 2 VFs"), "{err}");
+    // --force from a console does it (eno3: no route, no session; VFs removed first).
+    ok(&passthru(root, &["vfs", "eno3", "0", "-y"]));
+    let out = ok(&passthru_env(root, &["bind", "eno3", "--vfio", "-y"], &ssh));
+    assert!(out.contains("Converged"), "{out}");
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:06:00.2").as_deref(),
+        Some("vfio-pci")
+    );
+    // Forced, the default-route PF goes too (its VFs with it): said, and done.
+    let out = ok(&passthru(
+        root,
+        &["bind", "eno1", "--vfio", "-y", "--force"],
+    ));
+    assert!(
+        out.contains("warning: --force: 0000:06:00.0 is the network interface eno1"),
+        "{out}"
+    );
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:06:00.0").as_deref(),
+        Some("vfio-pci")
+    );
+}
