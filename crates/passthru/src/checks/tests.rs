@@ -48,6 +48,7 @@ fn host() -> Host {
         "vfio_pci".into(),
         "vfio_iommu_type1".into(),
     ]);
+    s.dev.dev_dir = true;
     s.dev.kvm = true;
     s.dev.vfio = Some(vec!["1".into(), "vfio".into()]);
     s.boot.bootloader = Bootloader::GrubUpdateGrub;

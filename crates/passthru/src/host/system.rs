@@ -187,6 +187,8 @@ pub struct VfioParams {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DevNodes {
+    /// The root has a `dev/` directory at all (a copied tree may not).
+    pub dev_dir: bool,
     /// `dev/kvm` exists.
     pub kvm: bool,
     /// Entries of `dev/vfio/` (`vfio`, group numbers, `noiommu-N`, `devices`);
