@@ -3,6 +3,7 @@
 use crate::cli::GlobalArgs;
 use anyhow::Result;
 use passthru::host::sources;
+use passthru::host::sources::ReadOptions;
 use passthru::Host;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -12,6 +13,7 @@ pub struct Ctx {
     /// The global options.
     pub global: GlobalArgs,
     host: OnceLock<Host>,
+    inventory: OnceLock<Host>,
 }
 
 impl Ctx {
@@ -20,6 +22,7 @@ impl Ctx {
         Ctx {
             global,
             host: OnceLock::new(),
+            inventory: OnceLock::new(),
         }
     }
 
@@ -43,6 +46,21 @@ impl Ctx {
         }
         let h = self.load()?;
         Ok(self.host.get_or_init(|| h))
+    }
+
+    /// The facts an inventory listing shows (`ls`, `groups`), read with the lighter
+    /// [`ReadOptions::inventory`] profile from a root; a snapshot or lspci text is
+    /// read whole as usual.
+    pub fn inventory_host(&self) -> Result<&Host> {
+        if self.global.snapshot.is_some() || self.global.lspci.is_some() {
+            return self.host();
+        }
+        if let Some(h) = self.host.get().or_else(|| self.inventory.get()) {
+            return Ok(h);
+        }
+        let root = self.root();
+        let h = sources::read_root_with(&root, &ReadOptions::inventory())?;
+        Ok(self.inventory.get_or_init(|| h))
     }
 
     fn load(&self) -> Result<Host> {

@@ -277,7 +277,7 @@ fn healthy_host_passes_everything() {
     assert_eq!(ids, want);
     assert_eq!(
         finding(&v, "iommu.no-interrupt-remapping", None)["message"],
-        "supported by dmar0 (ecap bit 3)"
+        "supported by dmar0: ecap bit 3 set"
     );
     assert_eq!(
         finding(&v, "device.group-shared", Some("0000:01:00.0"))["message"],
@@ -778,4 +778,86 @@ fn why_on_a_healthy_vf_walks_the_whole_chain() {
     let o = passthru(t.path(), &["why", "09:00.0"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no device '09:00.0'"));
+}
+
+#[test]
+fn old_snapshots_without_system_facts_still_load() {
+    let t = tempfile::tempdir().unwrap();
+    let snap = t.path().join("old.json");
+    // A snapshot written before the system facts existed: devices and groups only.
+    std::fs::write(
+        &snap,
+        r#"{"format_version": 1, "devices": [{"address": "0000:01:00.0", "vendor_id": "10de", "device_id": "1b80", "class": "030000", "driver": "vfio-pci", "iommu_group": 1, "numa_node": 0}]}"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .args(["--snapshot", snap.to_str().unwrap(), "doctor", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    let sev = |id: &str| {
+        finding(&v, id, None)["severity"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(sev("cpu.no-virtualization"), "info");
+    assert_eq!(sev("vfio.modules-missing"), "info");
+    // What the snapshot does say is used: its group, its driver.
+    assert_eq!(sev("iommu.kernel-disabled"), "pass");
+    assert_eq!(
+        finding(&v, "device.host-driver", Some("0000:01:00.0"))["severity"],
+        "pass"
+    );
+}
+
+#[test]
+fn a_device_given_to_two_domains() {
+    let mut h = healthy();
+    let dom = |name: &str| {
+        format!("<domain type='kvm'>\n  <name>{name}</name>\n  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>\n    </hostdev>\n  </devices>\n</domain>\n")
+    };
+    file(&mut h, "etc/libvirt/qemu/gpu-a.xml", &dom("gpu-a"));
+    file(&mut h, "etc/libvirt/qemu/gpu-b.xml", &dom("gpu-b"));
+    file(
+        &mut h,
+        "run/libvirt/qemu/gpu-a.xml",
+        &format!(
+            "<domstatus state='running' reason='booted' pid='4242'>\n{}</domstatus>\n",
+            dom("gpu-a")
+        ),
+    );
+    let (code, v) = doctor(&h, &["01:00.0", "01:00.1"]);
+    assert_eq!(
+        problems(&v),
+        vec![p("device.assigned-twice", "warn", Some("0000:01:00.0"))],
+        "{v:#}"
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        finding(&v, "device.assigned-twice", Some("0000:01:00.0"))["message"],
+        "given to 2 domains: gpu-a (running), gpu-b (shut off)"
+    );
+    assert_eq!(
+        finding(&v, "device.assigned-twice", Some("0000:01:00.1"))["message"],
+        "no libvirt domain on this host is given it"
+    );
+    // why ends with the guest link.
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let o = passthru(t.path(), &["why", "01:00.0"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("7. use by a guest"), "{text}");
+    assert!(
+        text.contains("Checking 0000:01:00.0 use by a guest"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "0000:01:00.0 can go to a guest: no link is broken (weak links above have warnings).\n"
+        ),
+        "{text}"
+    );
 }

@@ -193,7 +193,8 @@ fn snapshot_round_trips_through_every_command() {
     let snap = t.path().join("host.json");
     let o = passthru(t.path(), &["snapshot", "-o", snap.to_str().unwrap()]);
     assert!(o.status.success());
-    let from_root = json(&passthru(t.path(), &["ls", "--json"]));
+    // A snapshot holds every fact: what `ls --full` reads from the root.
+    let from_root = json(&passthru(t.path(), &["ls", "--full", "--json"]));
     let from_snap = Command::new(env!("CARGO_BIN_EXE_passthru"))
         .args(["--snapshot", snap.to_str().unwrap(), "ls", "--json"])
         .output()
@@ -204,4 +205,40 @@ fn snapshot_round_trips_through_every_command() {
         .output()
         .unwrap();
     assert_eq!(json(&g), json(&passthru(t.path(), &["groups", "--json"])));
+}
+
+#[test]
+fn ls_reads_less_than_show_but_the_same_inventory() {
+    let t = FakeHost::scenario("i350").unwrap().write_temp().unwrap();
+    let lean = json(&passthru(t.path(), &["ls", "--json"]));
+    let full = json(&passthru(t.path(), &["ls", "--full", "--json"]));
+    let (lean, full) = (
+        lean["devices"].as_array().unwrap(),
+        full["devices"].as_array().unwrap(),
+    );
+    assert_eq!(lean.len(), full.len());
+    for (l, f) in lean.iter().zip(full) {
+        for k in [
+            "address",
+            "vendor_id",
+            "device_id",
+            "class",
+            "revision",
+            "driver",
+            "iommu_group",
+            "numa_node",
+            "physfn",
+            "virtfns",
+            "sriov",
+            "netdevs",
+            "vf_index",
+            "parent",
+        ] {
+            assert_eq!(l[k], f[k], "{k} of {}", l["address"]);
+        }
+        assert_eq!(l["link"]["current_speed"], f["link"]["current_speed"]);
+    }
+    // The full read has what the listing leaves out.
+    assert!(full.iter().any(|d| d["reset_methods"].is_array()));
+    assert!(lean.iter().all(|d| d["reset_methods"].is_null()));
 }

@@ -24,7 +24,7 @@ struct GroupsJson {
 
 /// Runs `passthru groups`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let host = ctx.host()?;
+    let host = ctx.inventory_host()?;
     let mut gs = groups(host);
     if args.shared {
         gs.retain(|g| !g.isolated);

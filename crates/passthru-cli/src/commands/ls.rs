@@ -38,6 +38,11 @@ pub struct Args {
     /// Nest VFs under their PF.
     #[arg(long)]
     pub tree: bool,
+    /// Read every fact of each device (as `show` and `snapshot` do), not only what
+    /// the listing shows: fills driver_override, local_cpulist, reset_methods, the
+    /// link's max_* and interface details in --json.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Serialize)]
@@ -72,7 +77,11 @@ fn filter(args: &Args) -> Result<DeviceFilter> {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let f = filter(&args)?;
     let ids = args.filter.as_deref().map(PciFilter::parse).transpose()?;
-    let host = ctx.host()?;
+    let host = if args.full {
+        ctx.host()?
+    } else {
+        ctx.inventory_host()?
+    };
     let devices: Vec<&PciDevice> = host
         .devices
         .iter()

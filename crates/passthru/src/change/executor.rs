@@ -196,6 +196,7 @@ impl Executor {
             &ReadOptions {
                 names: false,
                 system: false,
+                ..ReadOptions::default()
             },
         )
     }

@@ -15,6 +15,8 @@ pub mod nova_match;
 pub mod registry;
 pub mod select;
 pub mod sriov;
+#[cfg(test)]
+mod tests;
 pub mod why;
 
 use crate::host::model::{Host, PciDevice};

@@ -24,6 +24,16 @@ pub(crate) fn hex_field(
     if raw == ANY {
         return Ok(ANY.to_string());
     }
+    // Fast path for plain hex (what libvirt's addresses always are); same result.
+    if !raw.is_empty() && raw.len() <= 12 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let v = u64::from_str_radix(raw, 16).unwrap_or(u64::MAX);
+        if v > max {
+            return Err(NovaError::invalid_spec(format!(
+                "property {prop} ({raw}) is greater than the maximum allowable value ({max:X})."
+            )));
+        }
+        return Ok(format!("{v:0width$x}"));
+    }
     let v = text::parse_int(raw, 16).ok_or_else(|| {
         NovaError::invalid_spec(format!(
             "property {prop} ('{raw}') does not parse as a hex number."
@@ -100,6 +110,41 @@ pub struct RegexField {
     /// The pattern text.
     pub pattern: String,
     regex: PyRegex,
+    /// Precomputed answers for the common normalised values (`00`..`ff` style, at
+    /// the field's width): matching then costs a lookup, as device fields repeat.
+    table: Vec<bool>,
+    width: usize,
+}
+
+impl RegexField {
+    fn new(pattern: String, regex: PyRegex, width: usize, values: u32) -> Self {
+        let table = (0..values)
+            .map(|v| regex.is_match_start(&format!("{v:0width$x}")))
+            .collect();
+        RegexField {
+            pattern,
+            regex,
+            table,
+            width,
+        }
+    }
+
+    /// `re.match(pattern, field)`.
+    fn matches(&self, field: &str) -> bool {
+        if field.len() == self.width
+            && field
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            if let Some(hit) = u32::from_str_radix(field, 16)
+                .ok()
+                .and_then(|v| self.table.get(v as usize))
+            {
+                return *hit;
+            }
+        }
+        self.regex.is_match_start(field)
+    }
 }
 
 /// How a spec's address is written.
@@ -169,7 +214,9 @@ impl AddressSpec {
         };
         let vals = [get("domain"), get("bus"), get("slot"), get("function")];
         let mut compiled = Vec::with_capacity(4);
-        for v in &vals {
+        // (width, values precomputed) for domain, bus, slot, function.
+        let shapes = [(4usize, 0x100u32), (2, 0x100), (2, 0x20), (1, 8)];
+        for (v, (width, values)) in vals.iter().zip(shapes) {
             let pattern = match v {
                 PyValue::Str(s) => s.clone(),
                 PyValue::List(_) | PyValue::Dict(_) => {
@@ -189,7 +236,7 @@ impl AddressSpec {
                 Some(exc) => NovaError::new(exc, e.message),
                 None => NovaError::wrong_address(dict.to_py_str()),
             })?;
-            compiled.push(RegexField { pattern, regex });
+            compiled.push(RegexField::new(pattern, regex, width, values));
         }
         let raw = Fields {
             domain: compiled[0].pattern.clone(),
@@ -223,10 +270,9 @@ impl AddressSpec {
                 .zip(dev.all())
                 .all(|(s, d)| *s == ANY || *s == d),
             AddressSpec::Physical(f) => f.all() == dev.all(),
-            AddressSpec::Regex { regexes, .. } => regexes
-                .iter()
-                .zip(dev.all())
-                .all(|(r, d)| r.regex.is_match_start(d)),
+            AddressSpec::Regex { regexes, .. } => {
+                regexes.iter().zip(dev.all()).all(|(r, d)| r.matches(d))
+            }
         }
     }
 
@@ -297,14 +343,59 @@ impl WhitelistAddress {
 
     /// nova's `WhitelistPciAddress.match(address, parent_addr)`.
     pub fn matches(&self, address: &str, parent_addr: Option<&str>) -> Result<bool, NovaError> {
+        self.matches_device(&DeviceAddress::new(address, parent_addr))
+    }
+
+    /// The same, with the device's addresses parsed once for all specs.
+    pub fn matches_device(&self, dev: &DeviceAddress) -> Result<bool, NovaError> {
         if self.is_physical_function {
-            if let Some(parent) = parent_addr.filter(|p| !p.is_empty()) {
-                if self.spec.matches(&physical_address(parent)?) {
+            if let Some(parent) = dev.parent()? {
+                if self.spec.matches(parent) {
                     return Ok(true);
                 }
             }
         }
-        Ok(self.spec.matches(&physical_address(address)?))
+        Ok(self.spec.matches(dev.address()?))
+    }
+}
+
+/// A device's `address` and `parent_addr`, parsed by nova's rules on first use.
+/// nova re-parses them for every spec; parsing is pure, so once is the same.
+#[derive(Debug)]
+pub struct DeviceAddress<'a> {
+    address: &'a str,
+    parent: Option<&'a str>,
+    parsed: std::cell::OnceCell<Result<Fields, NovaError>>,
+    parsed_parent: std::cell::OnceCell<Result<Fields, NovaError>>,
+}
+
+impl<'a> DeviceAddress<'a> {
+    /// A device's address and its (possibly absent or empty) `parent_addr`.
+    pub fn new(address: &'a str, parent: Option<&'a str>) -> Self {
+        DeviceAddress {
+            address,
+            parent: parent.filter(|p| !p.is_empty()),
+            parsed: std::cell::OnceCell::new(),
+            parsed_parent: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn address(&self) -> Result<&Fields, NovaError> {
+        self.parsed
+            .get_or_init(|| physical_address(self.address))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn parent(&self) -> Result<Option<&Fields>, NovaError> {
+        let Some(p) = self.parent else {
+            return Ok(None);
+        };
+        self.parsed_parent
+            .get_or_init(|| physical_address(p))
+            .as_ref()
+            .map(Some)
+            .map_err(Clone::clone)
     }
 }
 

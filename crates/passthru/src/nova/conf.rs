@@ -400,28 +400,43 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// The file oslo.config names in a value error: the last file with a section
+    /// written exactly as the normalised group name (`[PCI]` gives none, so '').
+    fn detail(&self, a: &Assignment) -> String {
+        let g = normalize_group(&a.section);
+        self.files
+            .iter()
+            .rev()
+            .find(|f| f.sections.iter().any(|(s, _)| *s == g))
+            .map(|f| f.name.clone())
+            .unwrap_or_default()
+    }
+
     /// The value oslo.config substitutes for `$key` seen in group `group`.
-    fn lookup(&self, group: &str, key: &str, depth: usize) -> Result<String, String> {
+    fn lookup(&self, group: &str, key: &str, depth: usize) -> Result<String, SubstError> {
         let (g, n) = match key.split_once('.') {
-            Some((g, n)) => (normalize_group(g), n.to_string()),
+            // oslo looks the group up by its exact name.
+            Some((g, n)) => (g.to_string(), n.to_string()),
             None => (group.to_string(), key.to_string()),
         };
+        if key.contains('.') && !OPTIONS.iter().any(|(og, ..)| *og == g) {
+            return Err(SubstError::plain(format!("no such group [{g}]")));
+        }
         let found = registered(&g, &n).map(|r| (g.clone(), n.clone(), r));
         let found = match found {
             Some(f) => f,
-            None if key.contains('.') && !OPTIONS.iter().any(|(og, ..)| *og == g) => {
-                // `$group.opt` with no such group; oslo then tries the whole key in
-                // DEFAULT, which cannot exist either.
-                return Err(format!("no such option {key} in group [DEFAULT]"));
-            }
             None => match registered("DEFAULT", key) {
                 Some(r) => ("DEFAULT".to_string(), key.to_string(), r),
-                None => return Err(format!("no such option {key} in group [DEFAULT]")),
+                None => {
+                    return Err(SubstError::plain(format!(
+                        "no such option {key} in group [DEFAULT]"
+                    )))
+                }
             },
         };
         let (g, n, (kind, default)) = found;
         if depth > 20 {
-            return Err(format!("substitution of ${key} loops"));
+            return Err(SubstError::plain(format!("substitution of ${key} loops")));
         }
         match kind {
             OptKind::Multi => {
@@ -429,27 +444,38 @@ impl<'a> Reader<'a> {
                 if vals.is_empty() {
                     return default
                         .map(str::to_string)
-                        .ok_or_else(|| host_dependent(&n));
+                        .ok_or_else(|| SubstError::plain(host_dependent(&n)));
                 }
-                let subbed: Result<Vec<String>, String> = vals
-                    .iter()
-                    .map(|a| self.substitute(&a.value, &g, depth + 1))
-                    .collect();
-                Ok(py_list(&subbed?))
+                let mut subbed = Vec::new();
+                for a in &vals {
+                    subbed.push(
+                        self.subst(&a.value, &g, depth + 1)
+                            .map_err(|e| e.within(&n, &self.detail(a)))?,
+                    );
+                }
+                Ok(py_list(&subbed))
             }
             _ => match self.single(&[(&g, &n)]) {
                 None => match default {
-                    Some(d) if kind == OptKind::Str => self.substitute(d, &g, depth + 1),
+                    Some(d) if kind == OptKind::Str => self.subst(d, &g, depth + 1),
                     Some(d) => Ok(d.to_string()),
-                    None => Err(host_dependent(&n)),
+                    None => Err(SubstError::plain(host_dependent(&n))),
                 },
                 Some(a) => {
-                    let v = self.substitute(&a.value, &g, depth + 1)?;
+                    let v = self
+                        .subst(&a.value, &g, depth + 1)
+                        .map_err(|e| e.within(&n, &self.detail(a)))?;
                     Ok(match kind {
                         OptKind::Bool => match parse_bool(&v) {
                             Some(true) => "True".into(),
                             Some(false) => "False".into(),
-                            None => v,
+                            None => {
+                                return Err(SubstError::value(format!(
+                                    "{}Unexpected boolean value {}",
+                                    value_error_prefix(&n, &self.detail(a)),
+                                    text::repr_str(&v)
+                                )))
+                            }
                         },
                         OptKind::List => py_list(&parse_list(&v)),
                         _ => v,
@@ -459,8 +485,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// oslo.config's `string.Template.safe_substitute` with option values.
-    pub fn substitute(&self, value: &str, group: &str, depth: usize) -> Result<String, String> {
+    /// oslo.config's `string.Template.safe_substitute` with option values; the
+    /// error is oslo.config's message.
+    pub fn substitute(&self, value: &str, group: &str) -> Result<String, String> {
+        self.subst(value, group, 0).map_err(|e| e.message)
+    }
+
+    fn subst(&self, value: &str, group: &str, depth: usize) -> Result<String, SubstError> {
         let value = value.replace("\\$", "$$");
         let chars: Vec<char> = value.chars().collect();
         let mut out = String::with_capacity(value.len());
@@ -515,6 +546,49 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A substitution failure: oslo's message, and whether it is a `ValueError`
+/// (a bad value of a referenced option), which the reading option wraps again.
+#[derive(Debug)]
+struct SubstError {
+    message: String,
+    value_error: bool,
+}
+
+impl SubstError {
+    fn plain(message: String) -> Self {
+        SubstError {
+            message,
+            value_error: false,
+        }
+    }
+    fn value(message: String) -> Self {
+        SubstError {
+            message,
+            value_error: true,
+        }
+    }
+    /// The error as the option being read reports it.
+    fn within(self, name: &str, detail: &str) -> Self {
+        if self.value_error {
+            SubstError::value(format!(
+                "{}{}",
+                value_error_prefix(name, detail),
+                self.message
+            ))
+        } else {
+            self
+        }
+    }
+}
+
+/// oslo.config's `ConfigFileValueError` text up to the reason.
+fn value_error_prefix(name: &str, detail: &str) -> String {
+    format!(
+        "Value for option {name} from LocationInfo(location=<Locations.user: (4, True)>, detail={}) is not valid: ",
+        text::repr_str(detail)
+    )
+}
+
 fn host_dependent(name: &str) -> String {
     format!("${name} is nova's default, which depends on the host nova runs on; passthru cannot substitute it")
 }
@@ -559,7 +633,10 @@ impl NovaConf {
         let subst_multi = |names: &[(&str, &str)], conf: &mut NovaConf| -> Vec<ConfValue> {
             let mut out = Vec::new();
             for a in r.multi(names) {
-                match r.substitute(&a.value, "pci", 0) {
+                match r
+                    .subst(&a.value, "pci", 0)
+                    .map_err(|e| e.within(names[0].1, &r.detail(a)).message)
+                {
                     Ok(v) => out.push(ConfValue {
                         value: v,
                         raw: a.value.clone(),
@@ -589,7 +666,10 @@ impl NovaConf {
             let Some(a) = r.single(&[(group, name)]) else {
                 return false;
             };
-            match r.substitute(&a.value, group, 0) {
+            match r
+                .subst(&a.value, group, 0)
+                .map_err(|e| e.within(name, &r.detail(a)).message)
+            {
                 Ok(v) => match parse_bool(&v) {
                     Some(b) => b,
                     None => {
@@ -597,7 +677,8 @@ impl NovaConf {
                             loc: a.loc.clone(),
                             option: Some(option_name(a)),
                             message: format!(
-                                "Value for option {name} is not valid: Unexpected boolean value {}",
+                                "{}Unexpected boolean value {}",
+                                value_error_prefix(name, &r.detail(a)),
                                 text::repr_str(&v)
                             ),
                         });
@@ -623,7 +704,10 @@ impl NovaConf {
             .collect();
         if let Some(a) = r.single(&[("filter_scheduler", "enabled_filters")]) {
             conf.enabled_filters_loc = Some(a.loc.clone());
-            match r.substitute(&a.value, "filter_scheduler", 0) {
+            match r
+                .subst(&a.value, "filter_scheduler", 0)
+                .map_err(|e| e.within("enabled_filters", &r.detail(a)).message)
+            {
                 Ok(v) => conf.enabled_filters = parse_list(&v),
                 Err(m) => conf.errors.push(ConfError {
                     loc: a.loc.clone(),
@@ -807,7 +891,7 @@ mod tests {
         assert!(!c.pci_in_placement);
         assert_eq!(
             c.errors[0].message,
-            "Value for option pci_in_placement is not valid: Unexpected boolean value 't'"
+            "Value for option pci_in_placement from LocationInfo(location=<Locations.user: (4, True)>, detail='nova.conf') is not valid: Unexpected boolean value 't'"
         );
         let d = conf("[DEFAULT]\nscheduler_default_filters = PciPassthroughFilter\n");
         assert_eq!(d.enabled_filters, DEFAULT_ENABLED_FILTERS);

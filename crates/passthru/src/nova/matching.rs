@@ -7,7 +7,7 @@
 //! serial number. nova evaluates all four conditions before combining them, so an
 //! unparsable device address raises even when the ids already differ.
 
-use super::address::physical_address;
+use super::address::{physical_address, DeviceAddress};
 use super::error::NovaError;
 use super::spec::DeviceSpec;
 use crate::host::{Host, PciDevice};
@@ -94,6 +94,18 @@ fn key_error(k: &str) -> NovaError {
 impl DeviceSpec {
     /// nova's `PciDeviceSpec.match(dev)`.
     pub fn matches(&self, dev: &NovaDevice) -> Result<bool, NovaError> {
+        let parsed = dev
+            .address
+            .as_deref()
+            .map(|a| DeviceAddress::new(a, dev.parent_addr.as_deref()));
+        self.matches_parsed(dev, parsed.as_ref())
+    }
+
+    fn matches_parsed(
+        &self,
+        dev: &NovaDevice,
+        parsed: Option<&DeviceAddress>,
+    ) -> Result<bool, NovaError> {
         let Some(addr) = &self.address else {
             return Ok(false);
         };
@@ -107,8 +119,8 @@ impl DeviceSpec {
             .as_deref()
             .ok_or_else(|| key_error("product_id"))?;
         let product_ok = self.product_id == "*" || self.product_id == product;
-        let address = dev.address.as_deref().ok_or_else(|| key_error("address"))?;
-        let addr_ok = addr.matches(address, dev.parent_addr.as_deref())?;
+        let parsed = parsed.ok_or_else(|| key_error("address"))?;
+        let addr_ok = addr.matches_device(parsed)?;
         let vpd_ok = !self.remote_managed
             || dev
                 .card_serial_number
@@ -133,8 +145,12 @@ pub enum Assignment {
 
 /// nova's `Whitelist.device_assignable` over a flattened spec list.
 pub fn device_assignable(specs: &[&DeviceSpec], dev: &NovaDevice) -> Assignment {
+    let parsed = dev
+        .address
+        .as_deref()
+        .map(|a| DeviceAddress::new(a, dev.parent_addr.as_deref()));
     for (i, s) in specs.iter().enumerate() {
-        match s.matches(dev) {
+        match s.matches_parsed(dev, parsed.as_ref()) {
             Ok(true) => return Assignment::Spec(i),
             Ok(false) => {}
             Err(e) => return Assignment::Error(e),

@@ -111,7 +111,7 @@ if the platform has none, these devices cannot be isolated: keep them on the hos
             Section::Host,
             Severity::Pass,
             LABEL,
-            format!("supported by {} (ecap bit 3)", with_ecap.join(", ")),
+            format!("supported by {}: ecap bit 3 set", with_ecap.join(", ")),
         )];
     }
     let hint = if s.cpu.vendor == CpuVendor::Amd {

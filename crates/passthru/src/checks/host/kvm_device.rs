@@ -23,6 +23,9 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
     if !h.system.collected {
         return vec![unknown(ID, LABEL)];
     }
+    if !h.system.dev.dev_dir {
+        return vec![crate::checks::host::absent(ID, LABEL, "dev/ directory")];
+    }
     if h.system.dev.kvm {
         return vec![Finding::new(
             ID,

@@ -40,7 +40,8 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             (None, Some(true)) => {
                 "this vfio has no no-IOMMU mode (built without CONFIG_VFIO_NOIOMMU)"
             }
-            _ => "not set: vfio is not loaded and modprobe.d does not set it",
+            (None, Some(false)) => "not set: vfio is not loaded and modprobe.d does not set it",
+            _ => "not set: no such parameter under sys/module and none in modprobe.d",
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];
     }

@@ -56,7 +56,10 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             None if h.system.modules.present("vfio_iommu_type1") == Some(true) => {
                 "vfio_iommu_type1 is loaded without the parameter; modprobe.d does not set it"
             }
-            _ => "not set: vfio_iommu_type1 is not loaded and modprobe.d does not set it",
+            None if h.system.modules.present("vfio_iommu_type1") == Some(false) => {
+                "not set: vfio_iommu_type1 is not loaded and modprobe.d does not set it"
+            }
+            _ => "not set: no such parameter under sys/module and none in modprobe.d",
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, msg)];
     }

@@ -10,4 +10,4 @@ pub mod system;
 
 pub use lspci_text::{parse_lspci, read_lspci};
 pub use snapshot::read_snapshot;
-pub use sysfs::{read_root, read_root_with, ReadOptions};
+pub use sysfs::{read_root, read_root_with, Detail, ReadOptions};

@@ -165,6 +165,7 @@ pub fn read_vfio_params(root: &Root) -> VfioParams {
 /// `dev/kvm` and the entries of `dev/vfio/`.
 pub fn read_dev_nodes(root: &Root) -> DevNodes {
     DevNodes {
+        dev_dir: root.is_dir("dev"),
         kvm: root.exists("dev/kvm"),
         vfio: root.list("dev/vfio").ok().map(|mut v| {
             v.sort();
