@@ -179,3 +179,45 @@ fn the_default_route_and_ssh_session_nics_are_refused() {
         Some("vfio-pci")
     );
 }
+
+#[test]
+fn another_driver_by_name_and_a_driver_that_is_not_loaded() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let before = dump(root);
+    // pci-stub is not loaded, and this root has no modprobe: the plan loads it first,
+    // the step is skipped under --root, the bind times out and everything is undone.
+    let out = passthru(
+        root,
+        &[
+            "bind",
+            "07:10.2",
+            "--driver",
+            "pci-stub",
+            "-y",
+            "--timeout",
+            "2",
+        ],
+    );
+    let all = fails(&out);
+    assert!(all.contains("run modprobe pci_stub"), "{all}");
+    assert!(
+        all.contains("timed out after 2s waiting until 0000:07:10.2 is bound to pci-stub"),
+        "{all}"
+    );
+    assert!(all.contains("Rolled back"), "{all}");
+    assert_same(&before, &dump(root), "a bind to a driver that never came");
+    // Loaded (the simulator's modprobe), the same command converges.
+    m.ctl("modprobe pci-stub").unwrap();
+    let out = ok(&passthru(
+        root,
+        &["bind", "07:10.2", "--driver", "pci-stub", "-y"],
+    ));
+    assert!(!out.contains("modprobe"), "{out}");
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:07:10.2").as_deref(),
+        Some("pci-stub")
+    );
+    assert_eq!(devs["0000:07:10.2"]["driver_override"], "pci-stub");
+}

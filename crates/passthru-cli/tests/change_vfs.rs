@@ -142,6 +142,14 @@ fn kernel_answers_are_decoded_and_nothing_is_left_changed() {
         "{err}"
     );
     assert_same(&before, &dump(root), "after three refused writes");
+    // EBUSY on the 0 itself: a driver that refuses to remove VFs a guest holds.
+    m.fault("sys/bus/pci/devices/0000:06:00.1/sriov_numvfs", "EBUSY", 1)
+        .unwrap();
+    let err = fails(&passthru(root, &["vfs", "eno2", "0", "-y"]));
+    assert!(
+        err.contains("EBUSY") && err.contains("a guest or a process holds a VF"),
+        "{err}"
+    );
     agree(root);
 }
 

@@ -811,3 +811,53 @@ fn old_snapshots_without_system_facts_still_load() {
         "pass"
     );
 }
+
+#[test]
+fn a_device_given_to_two_domains() {
+    let mut h = healthy();
+    let dom = |name: &str| {
+        format!("<domain type='kvm'>\n  <name>{name}</name>\n  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>\n    </hostdev>\n  </devices>\n</domain>\n")
+    };
+    file(&mut h, "etc/libvirt/qemu/gpu-a.xml", &dom("gpu-a"));
+    file(&mut h, "etc/libvirt/qemu/gpu-b.xml", &dom("gpu-b"));
+    file(
+        &mut h,
+        "run/libvirt/qemu/gpu-a.xml",
+        &format!(
+            "<domstatus state='running' reason='booted' pid='4242'>\n{}</domstatus>\n",
+            dom("gpu-a")
+        ),
+    );
+    let (code, v) = doctor(&h, &["01:00.0", "01:00.1"]);
+    assert_eq!(
+        problems(&v),
+        vec![p("device.assigned-twice", "warn", Some("0000:01:00.0"))],
+        "{v:#}"
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        finding(&v, "device.assigned-twice", Some("0000:01:00.0"))["message"],
+        "given to 2 domains: gpu-a (running), gpu-b (shut off)"
+    );
+    assert_eq!(
+        finding(&v, "device.assigned-twice", Some("0000:01:00.1"))["message"],
+        "no libvirt domain on this host is given it"
+    );
+    // why ends with the guest link.
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let o = passthru(t.path(), &["why", "01:00.0"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("7. use by a guest"), "{text}");
+    assert!(
+        text.contains("Checking 0000:01:00.0 use by a guest"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "0000:01:00.0 can go to a guest: no link is broken (weak links above have warnings).\n"
+        ),
+        "{text}"
+    );
+}

@@ -34,6 +34,7 @@ pub const CHECKS: &[Check] = &[
     device::numa::CHECK,
     device::default_route::CHECK,
     device::nova_listed::CHECK,
+    device::guest_use::CHECK,
     sriov::pf_carrier::CHECK,
     sriov::vfs_missing::CHECK,
     sriov::pf_driver::CHECK,

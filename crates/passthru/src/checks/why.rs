@@ -58,7 +58,7 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "device.numa-unknown",
         ],
     ),
-    ("guest", "use by a guest", &[]),
+    ("guest", "use by a guest", &["device.assigned-twice"]),
 ];
 
 /// One link of the chain.
@@ -133,15 +133,18 @@ pub fn chain(host: &Host, dev: &PciDevice) -> Chain {
             }
         })
         .collect();
-    if let Some(guest) = links.iter_mut().find(|l| l.link == "guest") {
+    if let Some(guest) = links
+        .iter_mut()
+        .find(|l| l.link == "guest" && l.findings.is_empty())
+    {
         guest.severity = Some(Severity::Info);
         guest.findings.push(
             Finding::new(
-                "guest.unknown",
+                crate::checks::device::guest_use::ID,
                 crate::checks::Section::Devices,
                 Severity::Info,
                 "use by a guest",
-                "these facts hold no libvirt domains: which guest uses the device is not known here",
+                "no etc/libvirt/qemu or run/libvirt/qemu under this root: which guest uses the device is not known here",
             )
             .device(dev.address)
             .fix(format!(

@@ -41,6 +41,24 @@ pub struct SystemFacts {
     pub qemu_conf: Option<QemuConf>,
     /// Interfaces that carry a default route (`proc/net/route`, destination 0/0).
     pub default_route_interfaces: Vec<String>,
+    /// libvirt QEMU domains defined (`etc/libvirt/qemu/*.xml`) or running
+    /// (`run/libvirt/qemu/*.xml`) on the host, with the PCI devices they are given.
+    /// `None` when the root has neither directory.
+    pub libvirt_domains: Option<Vec<GuestDomain>>,
+}
+
+/// A libvirt domain and the host PCI devices it is given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuestDomain {
+    /// Domain name.
+    pub name: String,
+    /// Running now (a status file under `run/libvirt/qemu`).
+    pub running: bool,
+    /// The file it was read from, relative to the root.
+    pub file: String,
+    /// Host addresses of its `<hostdev>` / `<interface type='hostdev'>` devices.
+    pub devices: Vec<crate::pci::PciAddress>,
 }
 
 /// CPU vendor, as far as passthrough is concerned (it picks the IOMMU and the fix).

@@ -3,6 +3,7 @@
 pub mod default_route;
 pub mod driver;
 pub mod group_isolated;
+pub mod guest_use;
 pub mod nova_listed;
 pub mod numa;
 pub mod reset;

@@ -6,6 +6,7 @@ pub mod boot;
 pub mod cpu;
 pub mod firmware;
 pub mod kernel_log;
+pub mod libvirt;
 pub mod modprobe;
 pub mod modules;
 pub mod nova;
@@ -37,5 +38,6 @@ pub fn read_system(root: &Root, host: &mut Host) {
     s.nova = nova::read_nova_conf(root);
     s.qemu_conf = qemu::read_qemu_conf(root);
     s.default_route_interfaces = route::read_default_routes(root);
+    s.libvirt_domains = libvirt::read_domains(root);
     s.kernel_log = kernel_log::read_live_kernel_log(root);
 }
