@@ -56,7 +56,6 @@ struct WriteResult {
 struct RenderJson<'a> {
     #[serde(flatten)]
     rendered: &'a passthru::nova::render::Rendered,
-    #[serde(skip_serializing_if = "Option::is_none")]
     write: Option<WriteResult>,
 }
 

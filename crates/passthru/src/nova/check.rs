@@ -40,7 +40,6 @@ pub struct Problem {
     /// What is wrong and what it causes.
     pub message: String,
     /// Where, when it comes from one line.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loc: Option<Loc>,
 }
 
@@ -58,7 +57,6 @@ pub struct OptionError {
     /// Whether nova reports this one (the first); nova stops there.
     pub first: bool,
     /// Where the value is written.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loc: Option<Loc>,
 }
 
@@ -72,7 +70,6 @@ pub struct DeviceVerdict {
     /// `type-PCI`, `type-PF`, `type-VF`.
     pub dev_type: String,
     /// The PF, for VFs.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_addr: Option<String>,
     /// NUMA node.
     pub numa_node: Option<u32>,
