@@ -758,14 +758,24 @@ fn a_fault_on_a_vf_not_created_yet_hits_it_through_the_bus_link() {
     w(root, &format!("{PF}/sriov_numvfs"), "2").unwrap();
     assert_eq!(vfs_of(root, PF), ["0000:07:10.0", "0000:07:10.4"]);
     // The other VF is not hit.
-    w(root, "sys/bus/pci/devices/0000:07:10.0/driver_override", "vfio-pci").unwrap();
+    w(
+        root,
+        "sys/bus/pci/devices/0000:07:10.0/driver_override",
+        "vfio-pci",
+    )
+    .unwrap();
     assert_eq!(
         errno(w(root, &format!("{vf}/driver_override"), "vfio-pci")),
         libc::EBUSY
     );
-    assert_eq!(r(root, &format!("{vf}/driver_override")), "(null)", "nothing changed");
+    assert_eq!(
+        r(root, &format!("{vf}/driver_override")),
+        "(null)",
+        "nothing changed"
+    );
     assert!(
-        m.log().contains("0000:07:10.4/driver_override -> EBUSY (injected)"),
+        m.log()
+            .contains("0000:07:10.4/driver_override -> EBUSY (injected)"),
         "{}",
         m.log()
     );
