@@ -199,6 +199,9 @@ fn after_a_reboot_apply_boot_converges_to_the_host_file() {
     let root = m.root();
     let tmp = tempfile::tempdir().unwrap();
     let file = write_host_file(tmp.path());
+    // eno2 has 2 VFs (made at runtime) when the host file is applied.
+    ok(&passthru(root, &["vfs", "eno2", "2", "-y"]));
+    let files_before = files_only(&dump(root));
     ok(&passthru(root, &["apply", file.to_str().unwrap(), "-y"]));
     let applied = agree(root);
     // Reboot with the command line grub now carries: VFs and bindings are gone,
@@ -261,6 +264,47 @@ fn after_a_reboot_apply_boot_converges_to_the_host_file() {
         out.contains("the running kernel and the boot configuration already have these arguments"),
         "{out}"
     );
+
+    // Undo across the reboot: first the boot's own change set (VFs and drivers back
+    // to what the boot gave), then the apply: its files come back byte for byte, and
+    // the runtime state of the earlier boot (eno2's VF count then) is not replayed.
+    ok(&passthru(root, &["undo", "-y"]));
+    let undone = agree(root);
+    assert_eq!(undone["0000:06:00.1"]["sriov"]["num_vfs"], 0);
+    assert_eq!(
+        driver_of(&undone, "0000:81:00.0").as_deref(),
+        Some("nouveau")
+    );
+    m.ctl("clear-log").unwrap();
+    let out = ok(&passthru(root, &["undo", "-y"]));
+    assert!(
+        out.contains("note: the host has booted since change set"),
+        "{out}"
+    );
+    assert!(
+        writes(&m.log(), " sys/").is_empty(),
+        "no sysfs write: {}",
+        m.log()
+    );
+    assert_same(
+        &files_before,
+        &files_only(&dump(root)),
+        "files after undoing an apply made before a reboot",
+    );
+}
+
+/// The entries of a dump outside `sys/`, `proc/` and `dev/` (what a reboot keeps).
+fn files_only(
+    d: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    d.iter()
+        .filter(|(k, _)| {
+            !["sys", "proc", "dev"]
+                .iter()
+                .any(|t| *k == t || k.starts_with(&format!("{t}/")))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 #[test]
