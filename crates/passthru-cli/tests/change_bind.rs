@@ -221,3 +221,31 @@ fn another_driver_by_name_and_a_driver_that_is_not_loaded() {
     );
     assert_eq!(devs["0000:07:10.2"]["driver_override"], "pci-stub");
 }
+
+#[test]
+fn the_plan_says_whether_the_binding_outlives_a_reboot() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let out = ok(&passthru(root, &["bind", "07:10.2", "--vfio"]));
+    assert!(
+        out.contains("note: drivers and driver_override are runtime state: after a reboot 0000:07:10.2 goes back to its host driver; to keep it on vfio-pci, put `[vfio] devices = [\"0000:07:10.2\"]` in a host file"),
+        "{out}"
+    );
+    // The installed host file selects eno4's VFs: giving 07:10.7 back lasts one boot.
+    std::fs::create_dir_all(root.join("etc/passthru")).unwrap();
+    std::fs::write(
+        root.join("etc/passthru/host.toml"),
+        "[[sriov]]\npf = \"eno4\"\nvfs = 2\n[vfio]\nvfs_of = [\"eno4\"]\n",
+    )
+    .unwrap();
+    let out = ok(&passthru(root, &["bind", "07:10.7", "--host"]));
+    assert!(
+        out.contains("warning: /etc/passthru/host.toml binds 0000:07:10.7 to vfio-pci: the boot unit takes it back at the next boot"),
+        "{out}"
+    );
+    let out = ok(&passthru(root, &["bind", "07:10.3", "--vfio"]));
+    assert!(
+        !out.contains("runtime state"),
+        "the host file keeps it: {out}"
+    );
+}
