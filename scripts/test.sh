@@ -19,3 +19,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all -- --test-threads="$(nproc)"
+
+# nova's own code (PyPI nova 34.0.0 in a venv, created on first run) decides exactly as
+# passthru on generated device_spec / alias / flavor / nova.conf inputs.
+scripts/nova-diff/run.sh --cases 400

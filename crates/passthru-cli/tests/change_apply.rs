@@ -148,18 +148,18 @@ fn a_fault_in_the_middle_of_apply_leaves_the_host_exactly_as_before() {
     let file = write_host_file(tmp.path());
     let before = dump(root);
     // The last VF's bind fails: by then files are written, the boot tools have run,
-    // the GPU is on vfio-pci, 4 VFs exist and three are bound. (The VF does not exist
-    // yet, so the fault names its real directory: VFs sit beside their PF.)
+    // the GPU is on vfio-pci, 4 VFs exist and three are bound. The VF does not exist
+    // yet: the simulator resolves its bus link when the write comes.
     m.fault(
-        "sys/devices/pci0000:00/0000:00:1c.0/0000:07:11.5/driver_override",
-        "EIO",
+        "sys/bus/pci/devices/0000:07:11.5/driver_override",
+        "EBUSY",
         1,
     )
     .unwrap();
     let out = passthru(root, &["apply", file.to_str().unwrap(), "-y"]);
     let all = fails(&out);
     assert!(all.contains("Failed at step 13 (write vfio-pci to sys/bus/pci/devices/0000:07:11.5/driver_override)"), "{all}");
-    assert!(all.contains("EIO"), "{all}");
+    assert!(all.contains("EBUSY: 0000:07:11.5 is busy"), "{all}");
     assert!(
         all.contains("Rolled back") && all.contains("the host is as it was before"),
         "{all}"

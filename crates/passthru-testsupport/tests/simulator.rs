@@ -744,6 +744,51 @@ fn injected_faults_fail_the_next_writes_then_clear() {
 }
 
 #[test]
+fn a_fault_on_a_vf_not_created_yet_hits_it_through_the_bus_link() {
+    let Some(m) = mount(&small_host()) else {
+        return;
+    };
+    let root = m.root();
+    // Armed through sys/bus/pci/devices/BDF, a link that does not exist yet: the
+    // simulator resolves the path again at each write, so the VF's own file fails.
+    let vf = "sys/bus/pci/devices/0000:07:10.4";
+    assert!(!root.join(vf).exists());
+    m.fault(&format!("{vf}/driver_override"), "EBUSY", 1)
+        .unwrap();
+    w(root, &format!("{PF}/sriov_numvfs"), "2").unwrap();
+    assert_eq!(vfs_of(root, PF), ["0000:07:10.0", "0000:07:10.4"]);
+    // The other VF is not hit.
+    w(
+        root,
+        "sys/bus/pci/devices/0000:07:10.0/driver_override",
+        "vfio-pci",
+    )
+    .unwrap();
+    assert_eq!(
+        errno(w(root, &format!("{vf}/driver_override"), "vfio-pci")),
+        libc::EBUSY
+    );
+    assert_eq!(
+        r(root, &format!("{vf}/driver_override")),
+        "(null)",
+        "nothing changed"
+    );
+    assert!(
+        m.log()
+            .contains("0000:07:10.4/driver_override -> EBUSY (injected)"),
+        "{}",
+        m.log()
+    );
+    // Consumed: the next write goes through.
+    w(root, &format!("{vf}/driver_override"), "vfio-pci").unwrap();
+    assert_eq!(r(root, &format!("{vf}/driver_override")), "vfio-pci");
+    assert_eq!(
+        std::fs::read_to_string(root.join(".passthru-sim/faults")).unwrap(),
+        ""
+    );
+}
+
+#[test]
 fn files_outside_sys_are_an_ordinary_filesystem() {
     let Some(m) = mount(&small_host()) else {
         return;

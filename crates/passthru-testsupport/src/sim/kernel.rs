@@ -104,8 +104,12 @@ pub(crate) struct BootImage {
 /// A pending injected fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    /// Canonical path relative to the root.
+    /// Canonical path relative to the root, as resolved when the fault was armed.
     pub path: String,
+    /// The path as asked (relative to the root). It is resolved again at each write,
+    /// so a fault armed through a link that did not resolve yet (the
+    /// `sys/bus/pci/devices/BDF` link of a VF not created yet) still hits its file.
+    pub asked: String,
     /// errno to fail with.
     pub errno: Errno,
     /// Writes left to fail.

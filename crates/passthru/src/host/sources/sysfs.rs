@@ -18,7 +18,7 @@ const DEVICES: &str = "sys/bus/pci/devices";
 /// How much of each device to read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Detail {
-    /// Every fact the model holds (show, snapshot, doctor, changes).
+    /// Every fact the model holds (show, snapshot, changes, renderers).
     #[default]
     Full,
     /// What an inventory listing shows: ids, class, revision, driver, IOMMU group,
@@ -27,6 +27,11 @@ pub enum Detail {
     /// `boot_vga`, the link's `max_*`, and `interfaces` details. A third fewer
     /// syscalls on hosts with thousands of VFs.
     Inventory,
+    /// What the readiness checks use (`doctor`, `why`): the inventory plus
+    /// `driver_override`, `reset_methods`, `boot_vga`, and interface details of
+    /// functions that are not VFs (PF carrier). Left unread: `local_cpulist`, the
+    /// link's `max_*`, VF interface details.
+    Checks,
 }
 
 /// Options for reading a root.
@@ -51,6 +56,16 @@ impl Default for ReadOptions {
 }
 
 impl ReadOptions {
+    /// The options of the readiness checks (`doctor`, `why`): names, host-level
+    /// facts, [`Detail::Checks`].
+    pub fn checks() -> Self {
+        ReadOptions {
+            names: true,
+            system: true,
+            detail: Detail::Checks,
+        }
+    }
+
     /// The options of an inventory listing (`ls`, `groups`): names, no host-level
     /// facts, [`Detail::Inventory`].
     pub fn inventory() -> Self {
@@ -186,6 +201,8 @@ fn read_device(
     detail: Detail,
 ) -> std::result::Result<Option<PciDevice>, String> {
     let full = detail == Detail::Full;
+    // driver_override, reset_method and boot_vga: everything but the inventory.
+    let binding = detail != Detail::Inventory;
     let Ok(address) = PciAddress::parse(name) else {
         return Ok(None);
     };
@@ -259,7 +276,7 @@ fn read_device(
         .and_then(|s| hex_u32(&s))
         .map(|v| v as u8);
     d.driver = dir.link_name("driver");
-    if full {
+    if binding {
         d.driver_override = dir
             .attr("driver_override")
             .filter(|s| !s.is_empty() && s != "(null)");
@@ -272,12 +289,14 @@ fn read_device(
     d.link = read_link_state(&dir, full);
     if full {
         d.local_cpulist = dir.attr("local_cpulist");
+    }
+    if binding {
         d.reset_methods = dir
             .attr("reset_method")
             .map(|s| s.split_whitespace().map(str::to_string).collect());
     }
     // The kernel shows `boot_vga` only for VGA-class functions (pci_is_vga()).
-    if full && matches!(class >> 8, 0x0300 | 0x0001) {
+    if binding && matches!(class >> 8, 0x0300 | 0x0001) {
         d.boot_vga = dir.attr("boot_vga").map(|s| s == "1");
     }
     d.modalias = ue.modalias.or_else(|| dir.attr("modalias"));
@@ -285,11 +304,15 @@ fn read_device(
         .rsplit('/')
         .nth(1)
         .and_then(|p| PciAddress::parse(p).ok());
+    d.physfn = dir.read_link("physfn").ok().and_then(|t| {
+        PciAddress::parse(t.trim_end_matches('/').rsplit('/').next().unwrap_or("")).ok()
+    });
+    let net_details = full || (detail == Detail::Checks && d.physfn.is_none());
     if let Ok(net) = dir.open_dir("net") {
         let mut ifs = net.list().unwrap_or_default();
         ifs.sort();
         for ifname in ifs {
-            if !full {
+            if !net_details {
                 d.netdevs.push(ifname);
                 continue;
             }
@@ -307,9 +330,6 @@ fn read_device(
             d.netdevs.push(ifname);
         }
     }
-    d.physfn = dir.read_link("physfn").ok().and_then(|t| {
-        PciAddress::parse(t.trim_end_matches('/').rsplit('/').next().unwrap_or("")).ok()
-    });
     // VFs have no SR-IOV capability of their own (SR-IOV 1.1 §3.3).
     let total = if d.physfn.is_none() {
         dec_u32(dir.attr("sriov_totalvfs"))
