@@ -598,6 +598,8 @@ fn reboot_forgets_runtime_state_and_keeps_files() {
     };
     let root = m.root();
     let before = agree(root);
+    let boot_id = r(root, "proc/sys/kernel/random/boot_id");
+    assert_eq!(boot_id.len(), 36, "a UUID: {boot_id}");
     // The i350 host boots with VFs enabled at runtime by someone: a reboot drops them.
     std::fs::create_dir_all(root.join("var/lib/passthru")).unwrap();
     std::fs::write(root.join("var/lib/passthru/journal.json"), "{}\n").unwrap();
@@ -650,6 +652,9 @@ fn reboot_forgets_runtime_state_and_keeps_files() {
         r(root, "proc/cmdline"),
         "BOOT_IMAGE=/vmlinuz intel_iommu=on iommu=pt"
     );
+    let new_id = r(root, "proc/sys/kernel/random/boot_id");
+    assert_eq!(new_id.len(), 36, "{new_id}");
+    assert_ne!(new_id, boot_id, "every boot has its own id");
     assert_eq!(r(root, "var/lib/passthru/journal.json"), "{}");
     assert_eq!(
         r(root, "etc/modprobe.d/vfio.conf"),

@@ -116,6 +116,9 @@ pub struct Fault {
     pub remaining: u32,
 }
 
+/// `proc/sys/kernel/random/boot_id`: a new random UUID at every boot, as on Linux.
+pub const BOOT_ID: &str = "proc/sys/kernel/random/boot_id";
+
 /// The simulated kernel and the tree it serves.
 #[derive(Clone, Debug)]
 pub struct Kernel {
@@ -176,6 +179,10 @@ impl Kernel {
             group_floor: 0,
         };
         k.learn();
+        if k.fs.is_dir("proc") && !k.fs.exists(BOOT_ID) {
+            let id = k.new_boot_id();
+            k.fs.write(BOOT_ID, id, 0o444);
+        }
         let img = k.boot_image();
         k.group_floor = img.group_floor;
         k.boot = Some(Box::new(img));
