@@ -453,6 +453,80 @@ fn through_libvirts_test_driver() {
     );
 }
 
+/// The "done when", end to end through libvirt: from "this VF" (render
+/// libvirt, by libvirt's node-device name) to a guest libvirt stores, to a verdict on
+/// that guest by name (verify through the test driver).
+#[test]
+fn from_this_vf_to_a_verdict_through_libvirt() {
+    let t = tree(scenarios::i350());
+    let d = tempfile::tempdir().unwrap();
+    let hostdev = passthru(t.path(), &["render", "libvirt", "pci_0000_07_10_7"]);
+    assert_eq!(hostdev.status.code(), Some(0), "{}", err(&hostdev));
+    let iface = passthru(
+        t.path(),
+        &[
+            "render",
+            "libvirt",
+            "pci_0000_07_10_3",
+            "--interface",
+            "--mac",
+            "52:54:00:6d:90:02",
+            "--vlan",
+            "42",
+        ],
+    );
+    assert_eq!(iface.status.code(), Some(0), "{}", err(&iface));
+    let nodedevs = passthru(t.path(), &["show", "8086:1520", "--format", "nodedev"]);
+    let dom = |name: &str, uuid: &str, state: &str, devices: &str| {
+        format!("<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid>{state}<memory>131072</memory><vcpu cpuset='0-11'>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>{devices}</devices></domain>\n")
+    };
+    let node = format!(
+        "<node>\n<device><name>computer</name><capability type='system'><hardware><uuid>e2a3b6b4-6c1c-4b8e-9a57-3c7e3f6b7a10</uuid></hardware><firmware/></capability></device>\n{}{}{}</node>\n",
+        out(&nodedevs),
+        dom("vf-guest", "0e6d3b8e-3f7c-4d43-9d3a-6c1f6f2b9a01", "", &out(&hostdev)),
+        dom(
+            "iface-guest",
+            "0e6d3b8e-3f7c-4d43-9d3a-6c1f6f2b9a02",
+            "<test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>5</test:runstate>",
+            &out(&iface)
+        ),
+    );
+    let uri = format!("test://{}", write(d.path(), "node.xml", &node));
+    // libvirt parsed and kept both elements.
+    let o = Command::new("virsh")
+        .args(["-c", &uri, "dumpxml iface-guest; dumpxml vf-guest"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let dumped = out(&o);
+    assert!(
+        dumped.contains("<tag id='42'/>")
+            && dumped.contains("bus='0x07' slot='0x10' function='0x7'"),
+        "{dumped}"
+    );
+    // The running guest holds its VF (vfio-pci, its own group); the shut-off one gets
+    // its igbvf VF at start (managed).
+    let o = passthru(t.path(), &["verify", "vf-guest", "iface-guest", "-c", &uri]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let report = out(&o);
+    assert!(report.contains("Guest vf-guest: running"), "{report}");
+    assert!(
+        report.contains("0000:07:10.3 <interface type='hostdev' managed='yes'>"),
+        "{report}"
+    );
+    let (sev, msg, _) = check_line(&report, "0000:07:10.3 driver (vfio-pci or managed)");
+    assert_eq!(
+        (sev, msg),
+        (
+            "PASS",
+            "managed='yes': libvirt binds it to vfio-pci at start (now: igbvf)"
+        )
+    );
+    // Both at once through --all, and no device given twice.
+    let o = passthru(t.path(), &["verify", "--all", "-c", &uri, "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+}
+
 fn fragment_schema(dir: &Path) -> String {
     write(
         dir,
