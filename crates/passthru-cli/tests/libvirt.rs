@@ -816,6 +816,61 @@ fn opennebula_and_qemu_acl() {
     assert!(out(&o).contains("IOMMU group of 0000:07:10.6, 0000:07:10.7"));
 }
 
+/// qemu.conf as libvirt's own augeas lens for it (libvirtd_qemu.aug, shipped with
+/// libvirt's QEMU driver) reads it: no parse error, and `cgroup_device_acl` holds
+/// exactly the paths passthru says, in order. Needs augtool (augeas-tools).
+#[test]
+fn qemu_acl_parses_with_libvirts_qemu_conf_lens() {
+    for (spec, devs) in [
+        (scenarios::i350(), vec!["07:10.7", "pci_0000_07_10_3"]),
+        (
+            scenarios::two_socket(),
+            vec!["d8:00.0", "d8:00.1", "18:02.3"],
+        ),
+    ] {
+        let t = tree(spec);
+        let mut args = vec!["render", "qemu-acl"];
+        args.extend_from_slice(&devs);
+        let text = passthru(t.path(), &args);
+        assert_eq!(text.status.code(), Some(0), "{}", err(&text));
+        args.push("--json");
+        let v = json(&passthru(t.path(), &args));
+        let want: Vec<String> = v["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect();
+        assert!(want.contains(&"/dev/vfio/vfio".to_string()), "{want:?}");
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc/libvirt")).unwrap();
+        std::fs::write(root.path().join("etc/libvirt/qemu.conf"), out(&text)).unwrap();
+        let o = Command::new("augtool")
+            .arg("-r")
+            .arg(root.path())
+            .args([
+                "--noautoload",
+                "-t",
+                "Libvirtd_qemu incl /etc/libvirt/qemu.conf",
+                "print /augeas//error\nprint /files/etc/libvirt/qemu.conf/cgroup_device_acl",
+            ])
+            .output()
+            .expect("augtool (augeas-tools) must be installed: scripts/test.sh installs it");
+        let printed = out(&o);
+        assert!(
+            o.status.success() && !printed.contains("/augeas/"),
+            "{printed}{}",
+            err(&o)
+        );
+        let got: Vec<String> = printed
+            .lines()
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(_, v)| v.trim_matches('"').to_string())
+            .collect();
+        assert_eq!(got, want, "{}", out(&text));
+    }
+}
+
 #[test]
 fn expectations_take_nova_aliases() {
     // The seed's nova.conf alias, found under the root by default.
