@@ -312,7 +312,8 @@ pub fn lspci(root: &Path) -> BTreeMap<String, Ls> {
 /// driver, IOMMU group, VF counts). Returns passthru's devices by address.
 pub fn agree(root: &Path) -> BTreeMap<String, Value> {
     let ls = lspci(root);
-    let v = json(&passthru(root, &["--json", "ls"]));
+    // Every fact (driver_override too), not the listing profile.
+    let v = json(&passthru(root, &["--json", "ls", "--full"]));
     let ours: BTreeMap<String, Value> = v["devices"]
         .as_array()
         .unwrap()
