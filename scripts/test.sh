@@ -37,3 +37,7 @@ cargo test --workspace -- --test-threads="$(nproc)"
 # The README's first command, on this machine's real /sys (a debug build: the tests
 # built it already).
 cargo run -q --bin passthru -- ls >/dev/null
+
+# nova's own code (PyPI nova 34.0.0 in a venv, created on first run) decides exactly as
+# passthru on generated device_spec / alias / flavor / nova.conf inputs.
+scripts/nova-diff/run.sh --cases 400

@@ -102,8 +102,8 @@ def main():
         py_times.append(time.perf_counter() - t0)
 
     # 3. passthru: matching only, timed inside the process.
-    bench = dict(case, kind="bench", rounds=args.rounds)
-    rs = diff.passthru(args.oracle, [bench] * 3)
+    bench = dict(case, kind="bench", rounds=args.rounds * 4)
+    rs = diff.passthru(args.oracle, [bench] * args.rounds)
     rs_times = [r["seconds"] for r in rs]
     assert all(r["matched"] == matched for r in rs)
 

@@ -5,10 +5,12 @@ Feeds the same generated device_spec values (with fake sysfs and devices), alias
 values, flavor extra specs and nova.conf texts to nova's classes
 (nova.pci.whitelist.Whitelist, devspec.PciDeviceSpec, request.get_alias_from_config,
 request._translate_alias_to_requests, the pci_passthrough extra-spec validator,
-oslo.config's ConfigOpts with nova's options) and to passthru's `nova_oracle`
+oslo.config's ConfigOpts with nova's options, stats.PciDeviceStats pools and
+support_requests) and to passthru's `nova_oracle`
 example, and compares every decision: accept/reject, the exception class and
 message, normalised ids, tags, address fields, PF mode, which spec takes each
-device, alias specs and flavor requests, and the option values oslo.config yields.
+device, alias specs and flavor requests, the option values oslo.config yields, and
+the pools with whether each flavor's requests fit them.
 
 Run it with scripts/nova-diff/run.sh (creates the venv, builds the oracle).
 """
@@ -30,7 +32,11 @@ from nova.pci import request
 from nova.pci import utils as pci_utils
 from nova.pci import whitelist
 
-__import__("nova.objects.instance_pci_requests")  # registers InstancePCIRequest only
+# Only the objects these code paths use (register_all would import all of nova).
+__import__("nova.objects.instance_pci_requests")
+__import__("nova.objects.pci_device")
+from nova import objects  # noqa: E402
+from nova.pci import stats as pci_stats  # noqa: E402
 CONF = nova.conf.CONF
 API_VALIDATOR = pci_passthrough.EXTRA_SPEC_VALIDATORS[0]
 
@@ -193,6 +199,87 @@ def nova_alias(case):
             boot = {"error": exc_json(e)}
         flavors.append({"api_error": api_error, "boot": boot})
     return {"error": error, "aliases": aliases, "flavors": flavors}
+
+
+def nova_pools(case):
+    """PciDeviceStats built from the assignable devices, and support_requests."""
+    install_sysfs(case["sysfs"])
+    CONF.set_override("report_in_placement", False, group="pci")
+    CONF.set_override("alias", case["aliases"], group="pci")
+    CONF.set_override("pci_in_placement", False, group="filter_scheduler")
+    request.get_alias_from_config.cache_clear()
+    wl = whitelist.Whitelist(case["specs"])
+    st = pci_stats.PciDeviceStats(numa_topology=None, dev_filter=wl)
+    for d in case["devices"]:
+        dev = {k: d[k] for k in ("vendor_id", "product_id", "address", "parent_addr")
+               if d.get(k) is not None}
+        try:
+            if wl.device_assignable(dev) is None:
+                continue
+        except Exception:
+            continue
+        full = dict(dev, dev_type=d["dev_type"], numa_node=d.get("numa_node"),
+                    label="label_%s_%s" % (d["vendor_id"], d["product_id"]),
+                    dev_id="pci_" + d["address"].replace(":", "_").replace(".", "_"))
+        if d.get("parent_ifname"):
+            full["parent_ifname"] = d["parent_ifname"]
+        st.add_device(objects.PciDevice.create(None, full))
+    pools = [[repr({k: v for k, v in p.items() if k not in ("count", "devices")}),
+              [x.address for x in p["devices"]]] for p in st.pools]
+    fits = []
+    for f in case["flavors"]:
+        try:
+            reqs = request._translate_alias_to_requests(f)
+        except Exception:
+            fits.append(None)
+            continue
+        fits.append(st.support_requests(reqs, provider_mapping=None))
+    return {"pools": pools, "fits": fits}
+
+
+def pools_case(r):
+    """Valid specs only (pools need nova-compute running), devices with NUMA
+    nodes and PF interface names, aliases that may ask for any device type."""
+    sysfs = rand_sysfs(r)
+    specs = []
+    if r.random() < 0.7:
+        specs.append(r.choice([
+            '{"vendor_id": "8086", "product_id": "1520"}',
+            '{"vendor_id": "8086", "product_id": "1520", "physical_network": "physnet1"}',
+            '{"address": "0000:06:00.0", "trusted": "true"}',
+            '{"vendor_id": "8086"}', "{}", '{"address": "*:07:10.*", "live_migratable": "yes"}',
+            '{"product_id": "1521", "physical_network": "p"}',
+            '{"devname": "eno2", "physical_network": "physnet2"}',
+        ]))
+    while len(specs) < r.randrange(1, 4):
+        t = spec_text(r)
+        if nova_whitelist({"specs": [t], "sysfs": sysfs, "report_in_placement": False,
+                           "devices": []})["error"] is None:
+            specs.append(t)
+    devs = devices(r)
+    devs = [d for d in devs if d["address"] != "10000:01:00.0" and d.get("parent_addr") != "junk"
+            and d.get("vendor_id") and d.get("product_id") and d.get("dev_type")
+            and d["address"].count(":") == 2]
+    for d in devs:
+        d.pop("card_serial_number", None)
+        d["numa_node"] = r.choice([0, 0, 1, None])
+        if d["dev_type"] == "type-VF" and r.random() < 0.6:
+            d["parent_ifname"] = "eno%d" % (int(d["parent_addr"][-1]) + 1)
+    aliases = []
+    for name in ("a1", "a2"):
+        a = {"name": name, "vendor_id": "8086",
+             "product_id": r.choice(["1520", "1521", "8d02"])}
+        if r.random() < 0.5:
+            a["device_type"] = r.choice(["type-PF", "type-VF", "type-PCI"])
+        if r.random() < 0.15:
+            a["live_migratable"] = r.choice(["true", "false"])
+        if r.random() < 0.1:
+            a["capability_type"] = "pci"  # a key no pool has: never matches
+        aliases.append(json.dumps(a))
+    flavors = r.sample(["a1:1", "a1:2", "a2:1", "a1:4,a2:1", "a1:8", "a2:4", "a1:0",
+                        "a1:2,a1:2", "a2:2,a1:3", "a1:9"], 4)
+    return {"kind": "pools", "specs": specs, "sysfs": sysfs, "devices": devs,
+            "aliases": aliases, "flavors": flavors}
 
 
 def nova_conf(case, tmpdir):
@@ -557,15 +644,18 @@ def main():
                          "sysfs": rand_sysfs(r), "devices": devices(r)})
     al_cases = [alias_case(r) for _ in range(args.cases)]
     cf_cases = [conf_case(r, tmpdir) for _ in range(args.cases)]
+    po_cases = [pools_case(r) for _ in range(max(1, args.cases // 2))]
 
     nova_out = [nova_whitelist(c) for c in wl_cases]
     nova_out += [nova_alias(c) for c in al_cases]
     nova_out += [norm_conf(nova_conf(c, tmpdir)) for c in cf_cases]
-    rust_out = passthru(args.oracle, wl_cases + al_cases + cf_cases)
-    rust_out = rust_out[:len(wl_cases) + len(al_cases)] + [
-        norm_conf_rust(x) for x in rust_out[len(wl_cases) + len(al_cases):]]
+    nova_out += [nova_pools(c) for c in po_cases]
+    rust_out = passthru(args.oracle, wl_cases + al_cases + cf_cases + po_cases)
+    n1 = len(wl_cases) + len(al_cases)
+    n2 = n1 + len(cf_cases)
+    rust_out = rust_out[:n1] + [norm_conf_rust(x) for x in rust_out[n1:n2]] + rust_out[n2:]
 
-    cases = wl_cases + al_cases + cf_cases
+    cases = wl_cases + al_cases + cf_cases + po_cases
     kinds = {}
     bad = []
     decisions = 0
@@ -573,7 +663,8 @@ def main():
         k = c["kind"]
         kinds.setdefault(k, [0, 0])
         kinds[k][0] += 1
-        decisions += 1 + len(n.get("matches") or []) + len(n.get("flavors") or [])
+        decisions += (1 + len(n.get("matches") or []) + len(n.get("flavors") or [])
+                      + len(n.get("pools") or []) + len(n.get("fits") or []))
         if n != p:
             kinds[k][1] += 1
             bad.append((c, n, p))

@@ -9,9 +9,12 @@ repo="$(cd "$here/../.." && pwd)"
 venv="${NOVA_DIFF_VENV:-$here/venv}"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import nova.pci.devspec" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q --no-deps nova==34.0.0
-    "$venv/bin/pip" install -q -r "$here/requirements.txt" -c "$here/constraints.txt"
+    log="$venv/pip.log"
+    # pip complains that nova's other dependencies are missing: expected with --no-deps.
+    { "$venv/bin/pip" install -q --upgrade pip &&
+      "$venv/bin/pip" install -q --no-deps nova==34.0.0 &&
+      "$venv/bin/pip" install -q -r "$here/requirements.txt" -c "$here/constraints.txt"; } >"$log" 2>&1 ||
+        { cat "$log" >&2; exit 1; }
 fi
 cd "$repo"
 cargo build -q --release -p passthru --example nova_oracle

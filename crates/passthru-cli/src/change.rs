@@ -73,8 +73,12 @@ struct ChangeJson<'a> {
     result: Option<&'a ExecReport>,
     converged: Option<bool>,
     reboot_required: bool,
+    skipped: &'a [String],
     summary: &'a [String],
 }
+
+/// Exit code of a change that did what it could but skipped part of the request.
+pub const EXIT_SKIPPED: u8 = 1;
 
 /// What a command adds after a successful change (the VFs now present...).
 pub type Summary<'a> = dyn Fn(&Host) -> Vec<String> + 'a;
@@ -105,6 +109,7 @@ pub fn refused(ctx: &Ctx, name: &str, e: ChangeError) -> Result<ExitCode> {
             result: None,
             converged: None,
             reboot_required: false,
+            skipped: &[],
             summary: &[],
         })?;
     } else {
@@ -154,6 +159,7 @@ impl Change<'_> {
                     result: None,
                     converged: conv.as_ref().map(|c| c.converged),
                     reboot_required: plan.reboot_required,
+                    skipped: &plan.skipped,
                     summary: &[],
                 })?;
             } else {
@@ -177,10 +183,12 @@ impl Change<'_> {
                 emit(&s)?;
             }
             let ok = conv.as_ref().map(|c| c.converged).unwrap_or(true);
-            return Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
+            return Ok(if !ok {
                 ExitCode::from(EXIT_ERROR)
+            } else if !plan.skipped.is_empty() {
+                ExitCode::from(EXIT_SKIPPED)
+            } else {
+                ExitCode::SUCCESS
             });
         }
         let mut ex = Executor::open(&self.root, self.args.timeout)?;
@@ -196,6 +204,7 @@ impl Change<'_> {
             emit(&format!("Applying as change set {}:\n", cs.id))?;
         }
         let reboot = plan.reboot_required;
+        let skipped = plan.skipped.clone();
         let report = ex.execute(&mut cs, plan, replan);
         let converged = report.convergence.as_ref().map(|c| c.converged);
         let ok = report.failure.is_none() && converged == Some(true);
@@ -220,15 +229,26 @@ impl Change<'_> {
                 result: Some(&report),
                 converged,
                 reboot_required: reboot,
+                skipped: &skipped,
                 summary: &after,
             })?;
         } else {
-            emit(&render_report(&self.root, &report, reboot, &after))?;
+            let mut text = render_report(&self.root, &report, reboot, &after);
+            if ok && !skipped.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "Skipped {} part(s) of the request (listed in the plan above): exit 1.",
+                    skipped.len()
+                );
+            }
+            emit(&text)?;
         }
-        Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
+        Ok(if !ok {
             ExitCode::from(EXIT_ERROR)
+        } else if !skipped.is_empty() {
+            ExitCode::from(EXIT_SKIPPED)
+        } else {
+            ExitCode::SUCCESS
         })
     }
 }

@@ -14,6 +14,7 @@ pub struct Ctx {
     pub global: GlobalArgs,
     host: OnceLock<Host>,
     inventory: OnceLock<Host>,
+    checks: OnceLock<Host>,
 }
 
 impl Ctx {
@@ -23,6 +24,7 @@ impl Ctx {
             global,
             host: OnceLock::new(),
             inventory: OnceLock::new(),
+            checks: OnceLock::new(),
         }
     }
 
@@ -63,12 +65,33 @@ impl Ctx {
         Ok(self.inventory.get_or_init(|| h))
     }
 
+    /// The facts the readiness checks use (`doctor`, `why`), read with
+    /// [`ReadOptions::checks`] from a root; a snapshot or lspci text is read whole.
+    pub fn checks_host(&self) -> Result<&Host> {
+        if self.global.snapshot.is_some() || self.global.lspci.is_some() {
+            return self.host();
+        }
+        if let Some(h) = self.host.get().or_else(|| self.checks.get()) {
+            return Ok(h);
+        }
+        let root = self.root();
+        let mut h = sources::read_root_with(&root, &ReadOptions::checks())?;
+        self.apply_kernel_log(&mut h)?;
+        Ok(self.checks.get_or_init(|| h))
+    }
+
     fn load(&self) -> Result<Host> {
         let mut host = self.load_source()?;
+        self.apply_kernel_log(&mut host)?;
+        Ok(host)
+    }
+
+    /// `--kernel-log FILE` replaces whatever kernel log the source had.
+    fn apply_kernel_log(&self, host: &mut Host) -> Result<()> {
         if let Some(p) = &self.global.kernel_log {
             host.system.kernel_log = Some(sources::system::read_kernel_log_file(p)?);
         }
-        Ok(host)
+        Ok(())
     }
 
     fn load_source(&self) -> Result<Host> {

@@ -70,6 +70,29 @@ fn verify_file(root: &Path, xml: &str, extra: &[&str]) -> Output {
     passthru(root, &args)
 }
 
+/// The `Checking WHAT : SEVERITY (message)` line of a check in verify's text report:
+/// its severity, its message, and the two lines after it.
+fn check_line<'a>(report: &'a str, what: &str) -> (&'a str, &'a str, Vec<&'a str>) {
+    let lines: Vec<&str> = report.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix("Checking ")
+                .and_then(|r| r.strip_prefix(what))
+                .is_some_and(|r| r.trim_start().starts_with(": "))
+        })
+        .unwrap_or_else(|| panic!("no `Checking {what}` line in:\n{report}"));
+    let (_, rest) = lines[i].split_once(" : ").unwrap();
+    let (sev, msg) = rest.split_once(' ').unwrap();
+    let msg = msg
+        .strip_prefix('(')
+        .and_then(|m| m.strip_suffix(')'))
+        .unwrap_or(msg);
+    let after = lines[i + 1..].iter().take(2).copied().collect();
+    (sev, msg, after)
+}
+
 fn failed_ids(v: &Value) -> Vec<String> {
     let mut ids: Vec<String> = v["guests"]
         .as_array()
@@ -86,7 +109,10 @@ fn failed_ids(v: &Value) -> Vec<String> {
 
 #[test]
 fn the_seed_guest_passes_on_the_seed_host() {
-    let t = tree(scenarios::i350());
+    let t = tree(scenarios::i350().file(
+        "usr/share/misc/pci.ids",
+        "8086  Intel Corporation\n\t1520  I350 Ethernet Controller Virtual Function\n\t1521  I350 Gigabit Network Connection\n",
+    ));
     let o = verify_file(
         t.path(),
         &seed_domain(),
@@ -95,14 +121,43 @@ fn the_seed_guest_passes_on_the_seed_host() {
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
     let s = out(&o);
     for want in [
-        "instance-00000001 (nova pci-test, flavor pci_small): running",
-        "VF 1 of 0000:06:00.3 (eno4)",
-        "bound to vfio-pci while the guest runs",
-        "IOMMU group 40 holds only this device",
-        "flavor pci_small asks for igbnic:1, and the guest has 1",
-        "verdict: PASS",
+        "Guest instance-00000001 (nova pci-test, flavor pci_small): running",
+        "0000:07:10.7 <hostdev managed='yes'>: I350 Ethernet Controller Virtual Function [8086:1520], VF 1 of 0000:06:00.3 (eno4)",
+        "Summary: 5 passed, 0 info, 0 warnings, 0 failures\nVerdict: PASS\n",
     ] {
         assert!(s.contains(want), "{want:?} missing:\n{s}");
+    }
+    // doctor's shape: `Checking WHAT : SEVERITY (message)`.
+    for (check, sev, msg) in [
+        (
+            "0000:07:10.7 exists on the host",
+            "PASS",
+            "present: bound to vfio-pci, IOMMU group 40, NUMA node 0",
+        ),
+        (
+            "0000:07:10.7 driver (vfio-pci or managed)",
+            "PASS",
+            "bound to vfio-pci while the guest runs",
+        ),
+        (
+            "0000:07:10.7 IOMMU group ownership",
+            "PASS",
+            "IOMMU group 40 holds only this device",
+        ),
+        (
+            "0000:07:10.7 NUMA node vs vCPUs",
+            "PASS",
+            "the host has a single NUMA node",
+        ),
+        (
+            "for the devices the flavor asks for",
+            "PASS",
+            "flavor pci_small asks for igbnic:1, and the guest has 1",
+        ),
+    ] {
+        let (got_sev, got_msg, _) = check_line(&s, check);
+        assert_eq!(got_sev, sev, "{check}:\n{s}");
+        assert!(got_msg.starts_with(msg), "{check}: {got_msg}");
     }
     let o = verify_file(t.path(), &seed_domain(), &["--json"]);
     let v = json(&o);
@@ -148,12 +203,18 @@ fn broken_variants_fail_with_the_reason() {
         .replace("managed='yes'", "managed='no'");
     let o = verify_file(t.path(), &off, &[]);
     assert_eq!(o.status.code(), Some(2));
+    let report = out(&o);
+    let (sev, msg, after) = check_line(&report, "0000:07:10.7 driver (vfio-pci or managed)");
+    assert_eq!(sev, "FAIL", "{report}");
+    assert!(msg.contains("managed='no' and bound to igbvf"), "{msg}");
+    // Under a FAIL: why it matters, then the fix.
+    assert!(after[0].trim_start().starts_with("why: "), "{after:?}");
     assert!(
-        out(&o).contains("managed='no' and bound to igbvf"),
-        "{}",
-        out(&o)
+        after[1].trim_start().starts_with("fix: ")
+            && after[1].contains("virsh nodedev-detach pci_0000_07_10_7 --driver vfio"),
+        "{after:?}"
     );
-    assert!(out(&o).contains("virsh nodedev-detach pci_0000_07_10_7 --driver vfio"));
+    assert!(out(&o).ends_with("Verdict: FAIL\n"), "{}", out(&o));
     // Shut off but managed: libvirt binds it at start.
     let o = verify_file(
         t.path(),
@@ -282,14 +343,29 @@ fn through_libvirts_test_driver() {
         &["verify", "--all", "--connect", &format!("test://{nf}")],
     );
     assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    // An unknown domain: virsh's own message, exit 3.
+    // An unknown domain: exit 3, one line naming it, the connection and its domains.
     let o = passthru(
         t.path(),
         &["verify", "nope", "--connect", &format!("test://{nf}")],
     );
     assert_eq!(o.status.code(), Some(3));
+    assert_eq!(
+        err(&o),
+        format!("passthru: error: no domain 'nope' on test://{nf}: its domains are instance-00000001, instance-00000003 (GUEST is a domain name or a domain XML file)\n")
+    );
+    // A connection that does not open: virsh's own words.
+    let o = passthru(
+        t.path(),
+        &[
+            "verify",
+            "nope",
+            "--connect",
+            "test:///nonexistent/node.xml",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
     assert!(
-        err(&o).contains("nope") && err(&o).contains("virsh"),
+        err(&o).contains("failed to connect to the hypervisor"),
         "{}",
         err(&o)
     );
@@ -532,11 +608,11 @@ fn opennebula_and_qemu_acl() {
     );
     assert!(out(&o).contains("PCI = [ SHORT_ADDRESS = \"07:10.7\" ]"));
 
-    let o = passthru(t.path(), &["render", "qemu-acl", "07:10.7", "eno1"]);
+    let o = passthru(t.path(), &["render", "qemu-acl", "07:10.7", "enp7s16"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let s = out(&o);
     assert!(
-        s.contains("    \"/dev/vfio/vfio\",\n    \"/dev/vfio/29\",\n    \"/dev/vfio/40\"\n]\n"),
+        s.contains("    \"/dev/vfio/vfio\",\n    \"/dev/vfio/33\",\n    \"/dev/vfio/40\"\n]\n"),
         "{s}"
     );
     assert!(s.starts_with("# /etc/libvirt/qemu.conf"), "{s}");
@@ -545,6 +621,43 @@ fn opennebula_and_qemu_acl() {
         &["render", "qemu-acl", "pci_0000_07_10_7", "--json"],
     ));
     assert_eq!(v["groups"]["40"][0], "0000:07:10.7");
+
+    // Neither renders a device no guest can get, and both say why, as render libvirt
+    // does: a PF whose VFs are enabled, a bridge, a device whose group the host holds.
+    let mut spec = scenarios::i350();
+    spec.device_mut(bdf("0000:06:00.2"))
+        .unwrap()
+        .sriov
+        .as_mut()
+        .unwrap()
+        .vfs[1]
+        .iommu_group = Some(40);
+    let t = tree(spec);
+    for (dev, reason) in [
+        ("eno1", "SR-IOV PF with 2 VF(s) enabled"),
+        ("00:1c.0", "it is a bridge"),
+        ("07:10.7", "IOMMU group 40 also holds 0000:07:10.6 (igbvf)"),
+    ] {
+        for what in ["opennebula", "qemu-acl"] {
+            let o = passthru(t.path(), &["render", what, dev]);
+            assert_eq!(o.status.code(), Some(2), "{what} {dev}: {}", out(&o));
+            assert!(out(&o).is_empty(), "{what} {dev}: {}", out(&o));
+            assert!(
+                err(&o).contains("cannot be assigned") && err(&o).contains(reason),
+                "{what} {dev}: {}",
+                err(&o)
+            );
+            let v = json(&passthru(t.path(), &["render", what, dev, "--json"]));
+            assert!(
+                v["refused"]["reason"].as_str().unwrap().contains(reason),
+                "{v}"
+            );
+        }
+    }
+    // Named together, the shared group goes whole.
+    let o = passthru(t.path(), &["render", "qemu-acl", "07:10.7", "07:10.6"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("IOMMU group of 0000:07:10.6, 0000:07:10.7"));
 }
 
 #[test]

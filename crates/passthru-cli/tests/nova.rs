@@ -349,3 +349,39 @@ fn render_all_vfs_of_a_pf_uses_the_pf_address() {
     assert_eq!(o.status.code(), Some(3));
     assert!(text(&o).contains("mixes device types"));
 }
+
+#[test]
+fn snapshot_carries_device_spec_and_alias_in_novas_order() {
+    // The deprecated name comes first whatever the order in the file: its tags win.
+    let t = i350(Some(
+        "[pci]\ndevice_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1520\"}\n\
+         alias = {\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\"}\n\
+         [DEFAULT]\npci_passthrough_whitelist = {\"product_id\": \"1520\", \"physical_network\": \"physnet1\"}\n",
+    ));
+    let snap = t.path().join("host.json");
+    let o = passthru(t.path(), &["snapshot", "-o", snap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .args([
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--json",
+            "nova",
+            "check",
+            "--flavor",
+            "igbnic:2",
+        ])
+        .output()
+        .unwrap();
+    let j = json(&o);
+    assert_eq!(j["device_spec"][0]["option"], "pci_passthrough_whitelist");
+    let d = j["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["address"] == "0000:07:10.2")
+        .unwrap();
+    assert_eq!(d["value_index"], 0);
+    assert_eq!(d["tags"]["physical_network"], "physnet1");
+    assert_eq!(j["flavors"][0]["fits"], true);
+}

@@ -5,6 +5,8 @@
 //!   "sysfs": SysfsView, "devices": [NovaDevice]}`
 //! - `{"kind": "alias", "values": [STR], "pci_in_placement": BOOL, "flavors": [STR]}`
 //! - `{"kind": "conf", "name": STR, "text": STR}`
+//! - `{"kind": "pools", "specs": [STR], "sysfs": ..., "devices": [...], "aliases": [STR],
+//!   "flavors": [STR]}`
 //! - `{"kind": "bench", "specs": [STR], "sysfs": ..., "devices": [...], "rounds": N}`
 //!
 //! Output shapes mirror what `diff.py` extracts from nova's own objects.
@@ -13,6 +15,7 @@ use passthru::nova::alias::parse_aliases;
 use passthru::nova::conf::NovaConf;
 use passthru::nova::flavor;
 use passthru::nova::matching::{device_assignable, Assignment, NovaDevice};
+use passthru::nova::pools::{build_pools, fit_requests};
 use passthru::nova::py::PyValue;
 use passthru::nova::spec::{self, DeviceSpec, SpecContext};
 use passthru::nova::sysfs::SysfsView;
@@ -136,8 +139,48 @@ fn conf(case: &Value) -> Value {
     }
 }
 
-/// Matches every device against the specs `rounds` times; reports the time of the
-/// matching alone (parsing excluded), as the Python side does.
+/// Pools nova's PCI stats build from the exposed devices, and whether each flavor's
+/// requests fit them.
+fn pools(case: &Value) -> Value {
+    let specs: Vec<String> = serde_json::from_value(case["specs"].clone()).unwrap_or_default();
+    let sysfs: SysfsView = serde_json::from_value(case["sysfs"].clone()).unwrap_or_default();
+    let devices: Vec<NovaDevice> =
+        serde_json::from_value(case["devices"].clone()).unwrap_or_default();
+    let values: Vec<String> = serde_json::from_value(case["aliases"].clone()).unwrap_or_default();
+    let flavors: Vec<String> = serde_json::from_value(case["flavors"].clone()).unwrap_or_default();
+    let ctx = SpecContext {
+        sysfs: &sysfs,
+        report_in_placement: false,
+    };
+    let flat: Vec<DeviceSpec> = specs
+        .iter()
+        .flat_map(|t| spec::parse_value(t, ctx).unwrap_or_default())
+        .collect();
+    let refs: Vec<&DeviceSpec> = flat.iter().collect();
+    let pairs: Vec<(&NovaDevice, &DeviceSpec)> = devices
+        .iter()
+        .filter_map(|d| match device_assignable(&refs, d) {
+            Assignment::Spec(i) => Some((d, refs[i])),
+            _ => None,
+        })
+        .collect();
+    let pools = build_pools(pairs);
+    let aliases = parse_aliases(&values, false).unwrap_or_default();
+    let fits: Vec<Value> = flavors
+        .iter()
+        .map(|f| match flavor::boot_requests(f, &aliases, None) {
+            Ok(reqs) => json!(fit_requests(&pools, &reqs).iter().all(|r| r.fits)),
+            Err(_) => Value::Null,
+        })
+        .collect();
+    json!({
+        "pools": pools.iter().map(|p| json!([PyValue::Dict(p.keys.clone()).repr(), p.devices])).collect::<Vec<_>>(),
+        "fits": fits,
+    })
+}
+
+/// Matches every device against the specs `rounds` times; reports the best round's
+/// time of the matching alone (parsing excluded), as the Python side does.
 fn bench(case: &Value) -> Value {
     let specs: Vec<String> = serde_json::from_value(case["specs"].clone()).unwrap_or_default();
     let sysfs: SysfsView = serde_json::from_value(case["sysfs"].clone()).unwrap_or_default();
@@ -153,15 +196,16 @@ fn bench(case: &Value) -> Value {
         .flat_map(|t| spec::parse_value(t, ctx).unwrap_or_default())
         .collect();
     let refs: Vec<&DeviceSpec> = flat.iter().collect();
-    let start = std::time::Instant::now();
     let mut matched = 0usize;
+    let mut secs = f64::MAX;
     for _ in 0..rounds {
+        let start = std::time::Instant::now();
         matched = devices
             .iter()
             .filter(|d| matches!(device_assignable(&refs, d), Assignment::Spec(_)))
             .count();
+        secs = secs.min(start.elapsed().as_secs_f64());
     }
-    let secs = start.elapsed().as_secs_f64() / rounds as f64;
     json!({"seconds": secs, "matched": matched, "specs": flat.len(), "devices": devices.len()})
 }
 
@@ -183,6 +227,7 @@ fn main() {
             Some("alias") => alias(&case),
             Some("conf") => conf(&case),
             Some("bench") => bench(&case),
+            Some("pools") => pools(&case),
             _ => json!({"error": {"exception": "OracleError", "message": "unknown case kind"}}),
         };
         if writeln!(out, "{result}").is_err() {

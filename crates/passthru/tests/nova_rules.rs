@@ -895,3 +895,51 @@ fn seed_setup_on_the_seed_host() {
     assert!(ids.contains(&"conf.scheduler_default_filters_ignored"));
     assert!(ids.contains(&"conf.deprecated_name"));
 }
+
+#[test]
+fn check_reports_configuration_problems() {
+    let tree = FakeHost::new(scenarios::i350()).write_temp().unwrap();
+    let host = passthru::host::sources::read_root(tree.path()).unwrap();
+    let conf = NovaConf::parse(&[(
+        "nova.conf",
+        "[pci]\n\
+         device_spec = {\"address\": \"0000:07:10.*\", \"managed\": \"no\"}\n\
+         device_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1520\", \"physical_network\": \"physnet1\"}\n\
+         device_spec = {\"vendor_id\": \"15b3\"}\n\
+         alias = {\"name\": \"pf\", \"vendor_id\": \"8086\", \"product_id\": \"1521\"}\n\
+         [filter_scheduler]\n\
+         enabled_filters = PciPassthroughFilter,AvailabilityZoneFilter\n\
+         available_filters = nova.scheduler.filters.compute_filter.ComputeFilter\n",
+    )])
+    .unwrap();
+    let r = check(&CheckInput {
+        host: &host,
+        conf: &conf,
+        flavors: &[],
+    });
+    let by_id = |id: &str| {
+        r.problems
+            .iter()
+            .find(|p| p.id == id)
+            .unwrap_or_else(|| panic!("{id}: {:?}", r.problems))
+    };
+    assert!(by_id("spec.shadowed")
+        .message
+        .contains("taken by earlier spec #0"));
+    assert_eq!(by_id("spec.shadowed").loc.as_ref().unwrap().line, 3);
+    assert!(by_id("spec.matches_nothing")
+        .message
+        .contains("device_spec #2"));
+    // 07:10.7 is on vfio-pci already; the other seven are not.
+    let m = &by_id("spec.unmanaged_not_on_vfio").message;
+    assert!(m.contains("0000:07:10.0 (igbvf)") && !m.contains("07:10.7"));
+    assert!(by_id("filter.not_available")
+        .message
+        .contains("available_filters"));
+    assert!(by_id("filter.removed")
+        .message
+        .contains("AvailabilityZoneFilter"));
+    assert!(by_id("alias.unsatisfiable")
+        .message
+        .contains("devices with these ids are on this host (0000:06:00.0"));
+}

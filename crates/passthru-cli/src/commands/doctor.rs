@@ -59,7 +59,7 @@ fn counts(fs: &[Finding]) -> Counts {
 
 /// Runs `passthru doctor`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let host = ctx.host()?;
+    let host = ctx.checks_host()?;
     let named = resolve_all(host, &args.devices)?;
     let cctx = Context::doctor(host, named);
     let report = checks::run(&cctx);

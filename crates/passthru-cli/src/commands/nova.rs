@@ -34,10 +34,10 @@ pub struct CheckArgs {
     /// A flavor's pci_passthrough:alias value to judge, e.g. 'a1:2,a2:1' (repeatable).
     #[arg(long = "flavor", value_name = "ALIAS:COUNT,...")]
     pub flavor: Vec<String>,
-    /// Treat [pci] report_in_placement as true (with --device-spec and no nova.conf).
+    /// Treat [pci] report_in_placement as true (whatever nova.conf says).
     #[arg(long)]
     pub report_in_placement: bool,
-    /// Treat [filter_scheduler] pci_in_placement as true.
+    /// Treat [filter_scheduler] pci_in_placement as true (whatever nova.conf says).
     #[arg(long)]
     pub pci_in_placement: bool,
 }
@@ -81,13 +81,43 @@ fn cli_value(value: &str, option: &str, n: usize) -> ConfValue {
     }
 }
 
+/// Values from host facts, deprecated names first (stable within each name).
+fn facts_values(
+    path: &str,
+    values: &[passthru::host::system::ConfValue],
+    deprecated_first: &[&str],
+) -> Vec<ConfValue> {
+    let rank = |o: &str| {
+        deprecated_first
+            .iter()
+            .position(|d| *d == o)
+            .unwrap_or(deprecated_first.len())
+    };
+    let mut v: Vec<&passthru::host::system::ConfValue> = values.iter().collect();
+    v.sort_by_key(|c| rank(&c.option));
+    v.into_iter()
+        .map(|c| ConfValue {
+            value: c.value.clone(),
+            raw: c.value.clone(),
+            option: c.option.clone(),
+            loc: Loc {
+                file: format!("/{path}"),
+                line: c.line,
+            },
+        })
+        .collect()
+}
+
 fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
     let host = ctx.host()?;
     let mut files = a.config.clone();
     if files.is_empty() {
         match default_conf(ctx) {
             Some(p) => files.push(p),
-            None if a.device_spec.is_empty() && a.alias.is_empty() => {
+            None if a.device_spec.is_empty()
+                && a.alias.is_empty()
+                && host.system.nova.is_none() =>
+            {
                 let where_ = ctx.root().join("etc/nova/nova.conf");
                 anyhow::bail!(
                     "no nova configuration: {} does not exist; pass --config FILE, or --device-spec JSON / --alias JSON",
@@ -99,6 +129,18 @@ fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
     }
     let parsed = read_conf_files(&files)?;
     let mut conf = NovaConf::from_files(&parsed);
+    if files.is_empty() {
+        // A snapshot carries nova.conf's device_spec and alias values (not the other
+        // options): use them, in nova's merged order.
+        if let Some(n) = &host.system.nova {
+            conf.device_spec = facts_values(
+                &n.path,
+                &n.device_specs,
+                &["pci_passthrough_whitelist", "passthrough_whitelist"],
+            );
+            conf.alias = facts_values(&n.path, &n.aliases, &["pci_alias"]);
+        }
+    }
     let n0 = conf.device_spec.len();
     for (i, v) in a.device_spec.iter().enumerate() {
         conf.device_spec.push(cli_value(v, "--device-spec", n0 + i));

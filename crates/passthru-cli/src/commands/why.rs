@@ -41,7 +41,7 @@ fn verdict(sev: Option<Severity>) -> &'static str {
 
 /// Runs `passthru why`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let host = ctx.host()?;
+    let host = ctx.checks_host()?;
     let devs = resolve(host, &args.device)?;
     let chains: Vec<Chain> = devs.iter().map(|d| chain(host, d)).collect();
     let worst = chains

@@ -308,12 +308,12 @@ pub fn lspci(root: &Path) -> BTreeMap<String, Ls> {
     map
 }
 
-/// Real lspci on the root and `passthru ls --json` agree device by device (ids,
+/// Real lspci on the root and passthru's facts agree device by device (ids,
 /// driver, IOMMU group, VF counts). Returns passthru's devices by address.
 pub fn agree(root: &Path) -> BTreeMap<String, Value> {
     let ls = lspci(root);
-    // Every fact (driver_override too), not the listing profile.
-    let v = json(&passthru(root, &["--json", "ls", "--full"]));
+    // `snapshot` holds every fact (`ls --json` leaves driver_override out).
+    let v = json(&passthru(root, &["snapshot"]));
     let ours: BTreeMap<String, Value> = v["devices"]
         .as_array()
         .unwrap()

@@ -28,6 +28,7 @@ use crate::host::change_facts::ChangeFacts;
 use crate::host::model::Host;
 use crate::host::root::Root;
 use crate::host::sources::change_facts::{read_change_facts, TOOL_DIRS};
+use crate::host::sources::journal::read_boot_id;
 use crate::host::sources::sysfs::{read_open_root, ReadOptions};
 use crate::pci::PciAddress;
 use serde::Serialize;
@@ -60,7 +61,16 @@ pub enum ExecError {
     /// Reading the host failed.
     #[error(transparent)]
     Read(#[from] crate::Error),
+    /// Another passthru change is running on this root.
+    #[error("another passthru change is running on this host (it holds {path}); nothing was changed, try again when it is done")]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+    },
 }
+
+/// The lock every change set holds, relative to the root.
+pub const LOCK: &str = "var/lib/passthru/lock";
 
 /// A failed step, explained.
 #[derive(Clone, Debug, Serialize)]
@@ -140,6 +150,7 @@ pub struct Executor {
     poll: Duration,
     timeout_secs: u64,
     progress: Option<ProgressFn>,
+    lock: Option<std::fs::File>,
 }
 
 fn now_unix() -> u64 {
@@ -170,6 +181,7 @@ impl Executor {
             poll: Duration::from_millis(50),
             timeout_secs,
             progress: None,
+            lock: None,
         })
     }
 
@@ -217,8 +229,47 @@ impl Executor {
 
     // ----- journal -----
 
-    /// Starts a change set: creates its journal directory and `journal.json`.
+    /// Takes the change lock (`var/lib/passthru/lock`, `flock`), once per executor:
+    /// two change sets on one host never interleave.
+    fn lock(&mut self) -> Result<(), ExecError> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let path = self.abs(LOCK);
+        let jerr = |source| ExecError::Journal {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(jerr)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(jerr)?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock(2) on a descriptor we own.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EWOULDBLOCK) => return Err(ExecError::Busy { path }),
+                // A file system without locks (some FUSE servers): go on unlocked.
+                Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) | Some(libc::ENOLCK) => {}
+                _ => return Err(jerr(e)),
+            }
+        }
+        self.lock = Some(f);
+        Ok(())
+    }
+
+    /// Starts a change set: takes the lock, creates its journal directory and
+    /// `journal.json`.
     pub fn begin(&mut self, command: &str, title: &str) -> Result<ChangeSet, ExecError> {
+        self.lock()?;
         let created = utc_timestamp(now_unix());
         let base = id_for(&created);
         let jerr = |path: PathBuf| move |source| ExecError::Journal { path, source };
@@ -252,6 +303,7 @@ impl Executor {
             devices_before: Vec::new(),
             steps: Vec::new(),
             rollback: None,
+            boot_id: read_boot_id(&self.reader),
         };
         self.save(&cs)?;
         Ok(cs)
@@ -891,6 +943,7 @@ impl Executor {
                     force: true,
                     timeout_secs: self.timeout_secs,
                     commands: round == 0,
+                    boot_id: None,
                 },
             ) {
                 Ok(p) => p,
@@ -912,6 +965,7 @@ impl Executor {
                 devices_before: Vec::new(),
                 steps: Vec::new(),
                 rollback: None,
+                boot_id: None,
             };
             for st in &plan.steps {
                 let text = describe_action(&st.action);
@@ -950,6 +1004,7 @@ impl Executor {
                     force: true,
                     timeout_secs: self.timeout_secs,
                     commands: false,
+                    boot_id: None,
                 },
             )
             .ok()
@@ -1130,6 +1185,7 @@ impl Executor {
             devices_before: Vec::new(),
             steps: Vec::new(),
             rollback: None,
+            boot_id: None,
         };
         self.converged(&cs, expect)
     }
@@ -1416,6 +1472,7 @@ mod tests {
                 force: false,
                 timeout_secs: 5,
                 commands: true,
+                boot_id: None,
             },
         )
         .unwrap();
@@ -1508,6 +1565,22 @@ mod tests {
             .message
             .contains("changed since the plan was made"));
         assert_eq!(dump(t.path()), before);
+    }
+
+    #[test]
+    fn a_second_change_on_the_same_root_waits_its_turn() {
+        let t = tree();
+        let mut a = Executor::open(t.path(), 5).unwrap();
+        let _cs = a.begin("passthru one", "one").unwrap();
+        let mut b = Executor::open(t.path(), 5).unwrap();
+        let e = b.begin("passthru two", "two").unwrap_err();
+        assert!(matches!(e, ExecError::Busy { .. }), "{e}");
+        assert!(e.to_string().contains("another passthru change is running"));
+        drop(a);
+        assert!(
+            b.begin("passthru two", "two").is_ok(),
+            "free once the first is done"
+        );
     }
 
     #[test]

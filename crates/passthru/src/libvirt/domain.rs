@@ -46,15 +46,18 @@ pub enum DomainError {
         missing: &'static str,
     },
     /// A PCI address attribute libvirt would refuse.
-    #[error("{source_name}:{line}: {source}")]
+    #[error("{source_name}:{line}: <address {attribute}='{value}'>: {reason}")]
     Address {
         /// File name or `virsh dumpxml NAME`.
         source_name: String,
         /// 1-based line of the `<address>`.
         line: u32,
-        /// The address error.
-        #[source]
-        source: AddressError,
+        /// The attribute (`domain`, `bus`, `slot`, `function`).
+        attribute: &'static str,
+        /// Its text.
+        value: String,
+        /// Why libvirt refuses it, in libvirt's terms.
+        reason: String,
     },
     /// A CPU list libvirt would refuse.
     #[error("{source_name}:{line}: <{element}> {source}")]
@@ -286,7 +289,11 @@ pub fn parse_domain(xml: &str, source_name: &str) -> Result<Domain, DomainError>
             source_name: source_name.to_string(),
             line: pos.row,
             column: pos.col,
-            message: e.to_string(),
+            // roxmltree ends its message with the position, which the error leads with.
+            message: e
+                .to_string()
+                .trim_end_matches(&format!(" at {}:{}", pos.row, pos.col))
+                .to_string(),
         }
     })?;
     let cx = Ctx {
@@ -452,10 +459,26 @@ fn parse_assigned(
         attr("slot").unwrap_or("0"),
         attr("function").unwrap_or("0"),
     )
-    .map_err(|source| DomainError::Address {
-        source_name: cx.source_name.to_string(),
-        line: cx.line(addr_node.unwrap_or(src)),
-        source,
+    .map_err(|e| {
+        let (attribute, reason) = match e {
+            AddressError::NotHex { field, .. } => (
+                field,
+                "not a number libvirt reads: decimal (7), or hexadecimal with 0x (0x07)"
+                    .to_string(),
+            ),
+            AddressError::Range { field, max, .. } => (
+                field,
+                format!("out of range; libvirt allows at most {max:#x}"),
+            ),
+            AddressError::Shape { .. } => ("domain", e.to_string()),
+        };
+        DomainError::Address {
+            source_name: cx.source_name.to_string(),
+            line: cx.line(addr_node.unwrap_or(src)),
+            attribute,
+            value: attr(attribute).unwrap_or("").to_string(),
+            reason,
+        }
     })?;
     let mut vlans = Vec::new();
     if let Some(v) = child(n, "vlan") {
@@ -575,7 +598,32 @@ pub(crate) mod tests {
         assert!(e.contains("<network>") && e.contains("not <domain>"), "{e}");
         let xml = "<domain>\n<name>x</name>\n<devices>\n<hostdev mode='subsystem' type='pci'>\n<source><address domain='0' bus='0x07' slot='0x20' function='0'/></source></hostdev></devices></domain>";
         let e = parse_domain(xml, "c.xml").unwrap_err().to_string();
-        assert!(e.starts_with("c.xml:5:") && e.contains("slot"), "{e}");
+        assert_eq!(
+            e,
+            "c.xml:5: <address slot='0x20'>: out of range; libvirt allows at most 0x1f"
+        );
+        // libvirt reads hex only with 0x: bus='0a' is refused, and the message says so.
+        let e = parse_domain(
+            &xml.replace("bus='0x07' slot='0x20'", "bus='0a' slot='1'"),
+            "c.xml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "c.xml:5: <address bus='0a'>: not a number libvirt reads: decimal (7), or hexadecimal with 0x (0x07)"
+        );
+        // One message, the position once.
+        let e = parse_domain(
+            "<domain>\n<name>x</name>\n<devices></device>\n</domain>",
+            "m.xml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "m.xml:3:10: not well-formed XML: expected 'devices' tag, not 'device'"
+        );
         let xml = "<domain><name>x</name><devices><hostdev mode='subsystem' type='pci'/></devices></domain>";
         let e = parse_domain(xml, "d.xml").unwrap_err().to_string();
         assert!(e.contains("<hostdev> has no <source>"), "{e}");

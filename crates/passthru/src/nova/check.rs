@@ -40,7 +40,6 @@ pub struct Problem {
     /// What is wrong and what it causes.
     pub message: String,
     /// Where, when it comes from one line.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loc: Option<Loc>,
 }
 
@@ -58,7 +57,6 @@ pub struct OptionError {
     /// Whether nova reports this one (the first); nova stops there.
     pub first: bool,
     /// Where the value is written.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loc: Option<Loc>,
 }
 
@@ -72,7 +70,6 @@ pub struct DeviceVerdict {
     /// `type-PCI`, `type-PF`, `type-VF`.
     pub dev_type: String,
     /// The PF, for VFs.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_addr: Option<String>,
     /// NUMA node.
     pub numa_node: Option<u32>,
@@ -401,6 +398,7 @@ pub fn check(input: &CheckInput) -> Report {
     spec_problems(&flat, &taken, host, conf, &mut problems);
     device_problems(&exposed_pairs, conf, &mut problems);
     filter_problems(conf, &mut problems);
+    unmanaged_problems(host, &devices, &mut problems);
 
     let alias_summaries: Vec<AliasSummary> = match &aliases {
         Ok(a) => a
@@ -426,7 +424,7 @@ pub fn check(input: &CheckInput) -> Report {
                             "alias {} ({}) matches no device nova exposes on this host{}",
                             al.name,
                             describe_alias(al),
-                            near_miss(al, &would_pools)
+                            near_miss(al, &would_pools, host)
                         ),
                         al.specs
                             .first()
@@ -528,7 +526,7 @@ fn describe_alias(al: &super::alias::Alias) -> String {
 }
 
 /// Why no pool fits an alias, when a pool comes close.
-fn near_miss(al: &super::alias::Alias, pools: &[Pool]) -> String {
+fn near_miss(al: &super::alias::Alias, pools: &[Pool], host: &Host) -> String {
     for s in &al.specs {
         for p in pools {
             let same = |key: &str| match s.get(key) {
@@ -580,6 +578,26 @@ fn near_miss(al: &super::alias::Alias, pools: &[Pool]) -> String {
                 );
             }
         }
+    }
+    // Devices with the ids exist, but no device_spec exposes them.
+    let present: Vec<String> = host
+        .devices
+        .iter()
+        .filter(|d| {
+            al.specs.iter().any(|s| {
+                s.get("vendor_id")
+                    .is_some_and(|v| v.eq_ignore_ascii_case(&d.vendor_id.to_string()))
+                    && s.get("product_id")
+                        .is_some_and(|p| p.eq_ignore_ascii_case(&d.device_id.to_string()))
+            })
+        })
+        .map(|d| d.address.to_string())
+        .collect();
+    if !present.is_empty() {
+        return format!(
+            "; devices with these ids are on this host ({}) but no device_spec exposes them",
+            present.join(", ")
+        );
     }
     String::new()
 }
@@ -726,9 +744,36 @@ fn spec_problems(
     conf: &NovaConf,
     problems: &mut Vec<Problem>,
 ) {
+    let nova_devs = NovaDevice::all_from_host(host);
     for (i, (vi, s)) in flat.iter().enumerate() {
         let loc = conf.device_spec.get(*vi).map(|c| c.loc.clone());
         if taken[i].is_empty() {
+            // Matches devices on its own, but earlier specs took them all.
+            let own: Vec<&str> = nova_devs
+                .iter()
+                .filter(|d| s.matches(d).unwrap_or(false))
+                .filter_map(|d| d.address.as_deref())
+                .collect();
+            if !own.is_empty() {
+                let earlier: Vec<String> = taken[..i]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.iter().any(|a| own.contains(&a.as_str())))
+                    .map(|(j, _)| format!("#{j}"))
+                    .collect();
+                problems.push(problem(
+                    "spec.shadowed",
+                    Severity::Warning,
+                    format!(
+                        "device_spec #{i} {} takes no device: the {} device(s) it matches are taken by earlier spec {} (first match wins, so its tags never apply)",
+                        s.raw.repr(),
+                        own.len(),
+                        earlier.join(", ")
+                    ),
+                    loc,
+                ));
+                continue;
+            }
             let mut msg = format!(
                 "device_spec #{i} {} matches no device on this host",
                 s.raw.repr()
@@ -844,7 +889,52 @@ fn device_problems(
     }
 }
 
+/// `managed: "false"` devices nova will not detach: they must already be on vfio-pci.
+fn unmanaged_problems(host: &Host, devices: &[DeviceVerdict], problems: &mut Vec<Problem>) {
+    let mut bound: Vec<String> = Vec::new();
+    for d in devices.iter().filter(|d| d.exposed) {
+        let unmanaged = d
+            .tags
+            .iter()
+            .any(|(k, v)| k == "managed" && *v == PyValue::Str("false".into()));
+        let on_vfio = host
+            .devices
+            .iter()
+            .find(|x| x.address.to_string() == d.address)
+            .is_some_and(|x| x.on_vfio());
+        if unmanaged && !on_vfio {
+            bound.push(format!(
+                "{} ({})",
+                d.address,
+                d.driver.as_deref().unwrap_or("no driver")
+            ));
+        }
+    }
+    if !bound.is_empty() {
+        problems.push(problem(
+            "spec.unmanaged_not_on_vfio",
+            Severity::Warning,
+            format!(
+                "tagged managed=false, so nova does not ask libvirt to detach them, but not on vfio-pci: {}; bind them to vfio-pci first or guests fail to start",
+                bound.join(", ")
+            ),
+            None,
+        ));
+    }
+}
+
 fn filter_problems(conf: &NovaConf, problems: &mut Vec<Problem>) {
+    let available = conf.available_filters.iter().any(|f| {
+        f == "nova.scheduler.filters.all_filters" || f.ends_with(&format!(".{PCI_FILTER}"))
+    });
+    if conf.enabled_filters.iter().any(|f| f == PCI_FILTER) && !available {
+        problems.push(problem(
+            "filter.not_available",
+            Severity::Error,
+            format!("{PCI_FILTER} is enabled but [filter_scheduler] available_filters ({}) does not provide it: nova-scheduler fails to start", conf.available_filters.join(", ")),
+            conf.enabled_filters_loc.clone(),
+        ));
+    }
     if !conf.enabled_filters.iter().any(|f| f == PCI_FILTER) {
         let where_ = match &conf.enabled_filters_loc {
             Some(l) => format!("[filter_scheduler] enabled_filters at {l}"),

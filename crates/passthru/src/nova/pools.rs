@@ -129,6 +129,9 @@ pub fn build_pools<'a>(
             }),
         }
     }
+    // nova re-sorts its pool list by the number of keys after each new pool
+    // (stable): that order decides which pools requests consume first.
+    pools.sort_by_key(|p| p.keys.len());
     pools
 }
 

@@ -18,17 +18,23 @@ const DEVICES: &str = "sys/bus/pci/devices";
 /// How much of each device to read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Detail {
-    /// Every fact the model holds (show, snapshot, doctor, changes).
+    /// Every fact the model holds (show, snapshot, changes, renderers).
     #[default]
     Full,
     /// What an inventory listing shows: ids, class, revision, driver, IOMMU group,
     /// NUMA node, current link, SR-IOV and PF/VF relations, netdev names. Left unread
     /// (null or empty): `driver_override`, `local_cpulist`, `reset_methods`,
     /// `boot_vga`, the link's `max_*`, the width of a link that never trained
-    /// (`Unknown` speed), the link of a VF (it has none of its own), `interfaces`
-    /// details and the IOMMU groups' `kind`. Well under
-    /// half the syscalls of [`Detail::Full`] on hosts with thousands of VFs.
+    /// (`Unknown` speed), the link and parent of a VF (it has no link of its own;
+    /// its parent is its PF's, filled in after the scan), `interfaces` details and
+    /// the IOMMU groups' `kind`. Under half the syscalls of [`Detail::Full`] on hosts
+    /// with thousands of VFs.
     Inventory,
+    /// What the readiness checks use (`doctor`, `why`): the inventory plus
+    /// `driver_override`, `reset_methods`, `boot_vga`, and interface details of
+    /// functions that are not VFs (PF carrier). Left unread: `local_cpulist`, the
+    /// link's `max_*`, VF interface details.
+    Checks,
 }
 
 /// Options for reading a root.
@@ -53,6 +59,16 @@ impl Default for ReadOptions {
 }
 
 impl ReadOptions {
+    /// The options of the readiness checks (`doctor`, `why`): names, host-level
+    /// facts, [`Detail::Checks`].
+    pub fn checks() -> Self {
+        ReadOptions {
+            names: true,
+            system: true,
+            detail: Detail::Checks,
+        }
+    }
+
     /// The options of an inventory listing (`ls`, `groups`): names, no host-level
     /// facts, [`Detail::Inventory`].
     pub fn inventory() -> Self {
@@ -122,7 +138,7 @@ pub fn read_open_root(root: &Root, opts: &ReadOptions) -> Result<Host> {
     if opts.detail == Detail::Inventory {
         vf_parents_from_pfs(&mut host);
     }
-    host.iommu_groups = read_groups(root, &host.devices, opts.detail == Detail::Full);
+    host.iommu_groups = read_groups(root, &host.devices, opts.detail != Detail::Inventory);
     host.numa_nodes = read_numa(root);
     host.kernel_cmdline = root
         .read_string("proc/cmdline")
@@ -199,6 +215,8 @@ fn read_device(
     detail: Detail,
 ) -> std::result::Result<Option<PciDevice>, String> {
     let full = detail == Detail::Full;
+    // driver_override, reset_method and boot_vga: everything but the inventory.
+    let binding = detail != Detail::Inventory;
     let Ok(address) = PciAddress::parse(name) else {
         return Ok(None);
     };
@@ -276,7 +294,7 @@ fn read_device(
         .map(|v| v as u8);
     // The link, not uevent's `DRIVER=`: the simulator's uevent can lag a rebind.
     d.driver = dir.link_name("driver");
-    if full {
+    if binding {
         d.driver_override = dir
             .attr("driver_override")
             .filter(|s| !s.is_empty() && s != "(null)");
@@ -291,31 +309,34 @@ fn read_device(
     });
     // A VF has no link of its own (its Link Status is reserved, read as zero: the
     // kernel's `Unknown`, width 0); a listing skips reading that.
-    if full || d.physfn.is_none() {
+    if detail != Detail::Inventory || d.physfn.is_none() {
         d.link = read_link_state(&dir, full);
     }
     if full {
         d.local_cpulist = dir.attr("local_cpulist");
+    }
+    if binding {
         d.reset_methods = dir
             .attr("reset_method")
             .map(|s| s.split_whitespace().map(str::to_string).collect());
     }
     // The kernel shows `boot_vga` only for VGA-class functions (pci_is_vga()).
-    if full && matches!(class >> 8, 0x0300 | 0x0001) {
+    if binding && matches!(class >> 8, 0x0300 | 0x0001) {
         d.boot_vga = dir.attr("boot_vga").map(|s| s == "1");
     }
     d.modalias = ue.modalias.or_else(|| dir.attr("modalias"));
     // A VF's directory sits beside its PF's (the kernel gives it the PF's parent,
     // pci_iov_add_virtfn()): a listing takes the parent from the PF afterwards and
     // saves a readlink per VF.
-    if full || d.physfn.is_none() {
+    if detail != Detail::Inventory || d.physfn.is_none() {
         d.parent = real_rel()
             .rsplit('/')
             .nth(1)
             .and_then(|p| PciAddress::parse(p).ok());
     }
+    let net_details = full || (detail == Detail::Checks && d.physfn.is_none());
     if let Ok((net, ifs)) = dir.open_listing("net") {
-        read_netdevs(&net, ifs, full, &mut d);
+        read_netdevs(&net, ifs, net_details, &mut d);
     } else if d.driver.as_deref() == Some("virtio-pci") {
         // virtio-net hangs its interface one level down: `virtioN/net/IFNAME`.
         for v in dir.list().unwrap_or_default() {
@@ -323,7 +344,7 @@ fn read_device(
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             {
                 if let Ok((net, ifs)) = dir.open_dir(&v).and_then(|vd| vd.open_listing("net")) {
-                    read_netdevs(&net, ifs, full, &mut d);
+                    read_netdevs(&net, ifs, net_details, &mut d);
                 }
             }
         }
@@ -369,11 +390,11 @@ fn read_device(
 }
 
 /// Fills a device's interfaces from its `net/` directory; details (MAC, state,
-/// carrier, speed) only when reading everything.
-fn read_netdevs(net: &DirHandle, mut ifs: Vec<String>, full: bool, d: &mut PciDevice) {
+/// carrier, speed) only with `details`.
+fn read_netdevs(net: &DirHandle, mut ifs: Vec<String>, details: bool, d: &mut PciDevice) {
     ifs.sort();
     for ifname in ifs {
-        if !full {
+        if !details {
             d.netdevs.push(ifname);
             continue;
         }
@@ -430,8 +451,8 @@ fn parse_uevent(text: &str) -> Uevent {
 
 fn read_link_state(dir: &DirHandle, full: bool) -> Option<PcieLink> {
     let current_speed = dir.attr("current_link_speed");
-    // A link that never trained (every VF: its Link Status reads zero) has width 0;
-    // the listing skips reading it, which is 3 of ~25 syscalls per VF.
+    // A link that never trained (speed `Unknown`, Link Status zero) has width 0:
+    // only a full read asks for it.
     let untrained = current_speed.as_deref() == Some("Unknown");
     let link = PcieLink {
         current_width: current_speed
