@@ -205,16 +205,22 @@ pub fn describe(host: &Host, d: &PciDevice) -> String {
     if let Some(p) = d.parent {
         let _ = writeln!(s, "  upstream bridge: {p}");
     }
+    if d.boot_vga == Some(true) {
+        let _ = writeln!(s, "  boot VGA:        yes (it drives the host console)");
+    }
     for n in &d.interfaces {
         let _ = writeln!(
             s,
-            "  netdev:          {} mac {} state {} carrier {}",
+            "  netdev:          {} mac {} state {} carrier {}{}",
             n.name,
             opt(&n.mac),
             opt(&n.operstate),
             n.carrier
                 .map(|c| if c { "yes" } else { "no" })
-                .unwrap_or("unknown")
+                .unwrap_or("unknown"),
+            n.speed_mbps
+                .map(|m| format!(" speed {m} Mb/s"))
+                .unwrap_or_default()
         );
     }
     if let Some(sr) = &d.sriov {
