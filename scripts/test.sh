@@ -16,7 +16,7 @@ if command -v apt-get >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     build-essential curl ca-certificates pkg-config \
     pciutils pci.ids libvirt-clients libvirt-daemon fuse3 libfuse3-dev \
-    libxml2-utils hyperfine jq systemd python3-venv >/dev/null
+    libxml2-utils augeas-tools hyperfine jq systemd python3-venv >/dev/null
 fi
 
 # Debian's packaged rustc is older than the workspace's rust-version: use rustup.

@@ -49,6 +49,27 @@ pub fn change_facts(root: &std::path::Path) -> Result<ChangeFacts> {
     Ok(read_change_facts(&r))
 }
 
+/// The host file the boot unit applies (`etc/passthru/host.toml` under the root), if
+/// installed; one that does not parse is said in the plan (the boot unit would fail).
+pub fn installed_host_file(
+    root: &std::path::Path,
+    plan: &mut Plan,
+) -> Option<passthru::change::hostfile::Desired> {
+    use passthru::change::persist::HOST_FILE;
+    let path = root.join(HOST_FILE);
+    let bytes = std::fs::read(&path).ok()?;
+    match passthru::change::hostfile::parse(&bytes, std::path::Path::new(&format!("/{HOST_FILE}")))
+    {
+        Ok(d) => Some(d),
+        Err(e) => {
+            plan.warnings.push(format!(
+                "the installed host file does not parse, so the boot unit will fail: {e}"
+            ));
+            None
+        }
+    }
+}
+
 /// The SSH session this command runs in, if any.
 pub fn ssh_connection() -> Option<String> {
     std::env::var("SSH_CONNECTION")

@@ -66,6 +66,7 @@ fn a_host_file_applies_converges_and_undoes_byte_for_byte() {
         "run dracut --force",
         "run systemctl enable passthru.service",
         "then: bind to vfio-pci the VFs of 0000:06:00.1",
+        "note: kernel command line: add intel_iommu=on iommu=pt\n",
         "0000:07:10.1, 0000:07:10.5, 0000:07:11.1, 0000:07:11.5",
     ] {
         assert!(out.contains(needle), "plan lacks {needle:?}:\n{out}");

@@ -17,10 +17,10 @@ use std::process::ExitCode;
 /// Arguments of `passthru verify`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "GUEST is a domain XML file (virsh dumpxml output) or a domain name, read with\n`virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify instance-00000001 --expect igbnic:1 --nova-conf /etc/nova/nova.conf\n  passthru verify --all --connect qemu:///system\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
+    after_help = "GUEST is a domain XML file (virsh dumpxml output), `-` for standard input, or a\ndomain name or id, read with `virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify instance-00000001 --expect igbnic:1 --nova-conf /etc/nova/nova.conf\n  passthru verify --all --connect qemu:///system\n  virsh dumpxml 2 | passthru verify -\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
 )]
 pub struct Args {
-    /// Domain XML file(s) or domain name(s).
+    /// Domain XML file(s), `-` for standard input, or domain name(s) or ids.
     #[arg(value_name = "GUEST", required_unless_present = "all")]
     pub guests: Vec<String>,
     /// libvirt connection URI, as virsh takes it (qemu:///system, qemu+ssh://host/system,
@@ -99,7 +99,12 @@ fn load_guests(args: &Args) -> Result<Vec<Domain>> {
     }
     for g in &args.guests {
         let p = Path::new(g);
-        if p.is_file() {
+        if g == "-" {
+            out.push(guests::read_domain_from(
+                std::io::stdin().lock(),
+                "<stdin>",
+            )?);
+        } else if p.is_file() {
             out.push(guests::read_domain_file(p)?);
         } else if g.ends_with(".xml") || g.contains('/') {
             bail!("{g}: no such file (GUEST is a domain XML file or a domain name)");

@@ -247,7 +247,13 @@ pub fn plan_apply(
         if let Some(k) = &desired.file.kernel {
             let req = k.request();
             if !req.is_empty() {
-                boot.extend(plan_kernel_args(host, facts, &req)?);
+                let k = plan_kernel_args(host, facts, &req)?;
+                // The file's title replaces the parts' titles: keep what the command
+                // line change is, which the file-write step alone does not say.
+                if !k.is_empty() {
+                    boot.notes.push(k.title.clone());
+                }
+                boot.extend(k);
             }
         }
         let vfio = desired.file.vfio.clone().unwrap_or_default();
@@ -526,6 +532,12 @@ modprobe_ids = true
         );
         assert!(pos("0000:81:00.1/driver_override") < pos("run update-grub"));
         assert!(pos("run update-grub") < pos("run update-initramfs -u"));
+        assert!(
+            p.notes
+                .contains(&"kernel command line: add intel_iommu=on".to_string()),
+            "{:?}",
+            p.notes
+        );
         assert_eq!(p.deferred.len(), 2);
         assert!(
             p.deferred[0].contains("0000:07:10.0, 0000:07:10.4"),

@@ -426,6 +426,20 @@ fn check_device(
             Some(format!("write all four attributes: <address {}/>", crate::libvirt::address_attrs(&addr))),
         );
     }
+    if !a.octal_attributes.is_empty() {
+        out.add(
+            "libvirt.device.address",
+            Severity::Warn,
+            Some(addr),
+            format!(
+                "{} at line {} writes {} with a leading 0, which libvirt reads as octal: it means {addr}",
+                element_name(a),
+                a.line,
+                a.octal_attributes.join(", ")
+            ),
+            Some(format!("write the address in hex, as libvirt prints it: <address {}/>", crate::libvirt::address_attrs(&addr))),
+        );
+    }
     let Some(d) = d else {
         out.add(
             "libvirt.device.present",
@@ -1508,6 +1522,39 @@ pub(crate) mod tests {
             ids(&r, Severity::Fail).is_empty(),
             "{:#?}",
             r.findings().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn both_address_forms_verify_alike_and_octal_warns() {
+        let h = seed_host();
+        let dec = seed_with(
+            "domain='0x0000' bus='0x07' slot='0x10' function='0x7'",
+            "domain='0' bus='7' slot='16' function='7'",
+        );
+        let r = verify_domain(&h, &dec, &VerifyOptions::default());
+        assert_eq!(
+            r.verdict,
+            Severity::Pass,
+            "{:#?}",
+            r.findings().collect::<Vec<_>>()
+        );
+        assert_eq!(r.guests[0].devices[0].address.to_string(), "0000:07:10.7");
+        // slot='020' is octal 16 to libvirt: the same device, and a warning to write hex.
+        let oct = seed_with(
+            "domain='0x0000' bus='0x07' slot='0x10' function='0x7'",
+            "domain='0' bus='7' slot='020' function='7'",
+        );
+        let r = verify_domain(&h, &oct, &VerifyOptions::default());
+        assert_eq!(r.guests[0].devices[0].address.to_string(), "0000:07:10.7");
+        assert_eq!(ids(&r, Severity::Warn), vec!["libvirt.device.address"]);
+        let f = r.findings().find(|f| f.severity == Severity::Warn).unwrap();
+        assert!(
+            f.message.contains(
+                "slot='020' with a leading 0, which libvirt reads as octal: it means 0000:07:10.7"
+            ),
+            "{}",
+            f.message
         );
     }
 

@@ -76,6 +76,21 @@ pub fn read_domain_file(path: &Path) -> Result<Domain, GuestSourceError> {
     Ok(parse_domain(&text, &path.display().to_string())?)
 }
 
+/// Reads and parses a domain XML from a reader (standard input for `virsh dumpxml NAME
+/// | passthru verify -`); `source_name` names it in errors.
+pub fn read_domain_from(
+    mut r: impl std::io::Read,
+    source_name: &str,
+) -> Result<Domain, GuestSourceError> {
+    let mut text = String::new();
+    r.read_to_string(&mut text)
+        .map_err(|source| GuestSourceError::Read {
+            path: PathBuf::from(source_name),
+            source,
+        })?;
+    Ok(parse_domain(&text, source_name)?)
+}
+
 fn virsh(uri: Option<&str>, args: &[&str]) -> Result<String, GuestSourceError> {
     let mut cmd = Command::new("virsh");
     let mut shown = String::from("virsh");
