@@ -285,3 +285,64 @@ fn giving_back_a_device_vfio_pci_claims_by_id_is_refused() {
     ok(&passthru(root, &["undo", "-y"]));
     assert_same(&before, &dump(root), "undone");
 }
+
+#[test]
+fn a_gpu_vfio_pci_holds_by_id_goes_back_once_the_id_is_dropped() {
+    // The two-socket scenario boots its GPU (d8:00.0 and its audio d8:00.1, one group)
+    // on vfio-pci with no override: vfio-pci holds their ids (ids= at boot).
+    let Some(m) = mount(&passthru_testsupport::scenarios::two_socket()) else {
+        return;
+    };
+    let root = m.root();
+    let before = dump(root);
+    let err = fails(&passthru(
+        root,
+        &["bind", "d8:00.0", "d8:00.1", "--host", "-y"],
+    ));
+    assert!(
+        err.contains("0000:d8:00.0 is on vfio-pci without a driver_override, so vfio-pci claims 10de:24b0 by id"),
+        "{err}"
+    );
+    assert_same(&before, &dump(root), "refused");
+    // Following the fix: drop the ids from the running vfio-pci, then --force.
+    for id in ["10de 24b0", "10de 228b"] {
+        std::fs::write(root.join("sys/bus/pci/drivers/vfio-pci/remove_id"), id).unwrap();
+    }
+    let out = ok(&passthru(
+        root,
+        &["bind", "d8:00.0", "d8:00.1", "--host", "-y", "--force"],
+    ));
+    // No host driver for this GPU is loaded: off vfio-pci, on no driver, converged.
+    assert!(out.contains("Converged"), "{out}");
+    assert!(out.contains("0000:d8:00.0 is on no driver"), "{out}");
+    let devs = agree(root);
+    assert_eq!(driver_of(&devs, "0000:d8:00.0"), None);
+    assert_eq!(driver_of(&devs, "0000:d8:00.1"), None);
+    assert!(!root.join("dev/vfio/90").exists(), "the group left vfio");
+    // Undo puts both back on vfio-pci, without an override, as they were (this tree
+    // had no var/: the journal's parents are new).
+    ok(&passthru(root, &["undo", "-y"]));
+    agree(root);
+    let mut after = dump(root);
+    after.remove("var");
+    after.remove("var/lib");
+    assert_same(&before, &after, "undone");
+    // Dropped until the next boot (remove_id finds nothing: ENODEV), which gives
+    // vfio-pci its ids again.
+    let e = std::fs::write(
+        root.join("sys/bus/pci/drivers/vfio-pci/remove_id"),
+        "10de 24b0",
+    );
+    assert_eq!(e.unwrap_err().raw_os_error(), Some(19), "ENODEV");
+    m.reboot().unwrap();
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:d8:00.0").as_deref(),
+        Some("vfio-pci")
+    );
+    std::fs::write(
+        root.join("sys/bus/pci/drivers/vfio-pci/remove_id"),
+        "10de 24b0",
+    )
+    .unwrap();
+}
