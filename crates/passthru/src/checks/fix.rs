@@ -78,7 +78,10 @@ pub fn grub_regen(boot: &BootConfig) -> String {
     let grub2 = boot.has_tool("grub2-mkconfig")
         || (!boot.has_tool("grub-mkconfig")
             && (boot.grub_defaults.iter().any(|f| f == "etc/sysconfig/grub")
-                || boot.grub_cfgs.iter().any(|c| c.path.starts_with("boot/grub2/"))));
+                || boot
+                    .grub_cfgs
+                    .iter()
+                    .any(|c| c.path.starts_with("boot/grub2/"))));
     if !grub2 && !boot.has_tool("grub-mkconfig") {
         // Debian and Ubuntu: update-grub is the documented way.
         return "update-grub".into();
@@ -126,10 +129,7 @@ pub fn kernel_args_config(host: &Host, add: &[&str], remove: &[&str]) -> String 
     let add: Vec<&str> = add
         .iter()
         .copied()
-        .filter(|a| {
-            next.as_ref()
-                .is_none_or(|n| !n.iter().any(|w| w == a))
-        })
+        .filter(|a| next.as_ref().is_none_or(|n| !n.iter().any(|w| w == a)))
         .collect();
     // Only remove what a file holds; an argument set elsewhere (a hand-edited boot
     // entry) is reported as such.
@@ -142,9 +142,7 @@ pub fn kernel_args_config(host: &Host, add: &[&str], remove: &[&str]) -> String 
                 // GRUB variables on GRUB hosts, etc/kernel/cmdline on kernel-install ones.
                 let owned = match boot.bootloader {
                     Bootloader::KernelInstall => f.variable.is_empty(),
-                    Bootloader::GrubUpdateGrub | Bootloader::GrubMkconfig => {
-                        !f.variable.is_empty()
-                    }
+                    Bootloader::GrubUpdateGrub | Bootloader::GrubMkconfig => !f.variable.is_empty(),
                     _ => true,
                 };
                 owned && f.args.split_whitespace().any(|w| w == *r)
@@ -206,10 +204,13 @@ pub fn kernel_args_config(host: &Host, add: &[&str], remove: &[&str]) -> String 
             if !add.is_empty() {
                 lines.push(format!("sed -i '1s/$/ {add_s}/' /etc/kernel/cmdline"));
             }
+            // As `passthru kernel-args` runs it, for the running kernel.
             lines.push(if boot.has_tool("proxmox-boot-tool") {
                 "proxmox-boot-tool refresh".into()
+            } else if let Some(k) = &host.system.kernel_release {
+                format!("kernel-install add {k} /lib/modules/{k}/vmlinuz")
             } else {
-                "kernel-install add \"$(uname -r)\" \"/usr/lib/modules/$(uname -r)/vmlinuz\"".into()
+                "kernel-install add \"$(uname -r)\" \"/lib/modules/$(uname -r)/vmlinuz\"".into()
             });
         }
         Bootloader::Unknown => {
@@ -296,6 +297,33 @@ mod tests {
         assert_eq!(
             kernel_args(&h, &["iommu=pt"], &[]),
             "sed -i '1s/$/ iommu=pt/' /etc/kernel/cmdline\nproxmox-boot-tool refresh\nreboot"
+        );
+        // grubby: the boot entries say what the next boot gets, not etc/default/grub.
+        let mut h = host(
+            Bootloader::Grubby,
+            vec![grub_file("intel_iommu=on iommu=pt")],
+            &["grubby"],
+        );
+        h.system.boot.entries = vec![BootArgsFile {
+            path: "boot/loader/entries/a-6.1.conf".into(),
+            variable: "options".into(),
+            line: 4,
+            args: "root=/dev/sda1 ro iommu=pt intel_iommu=off".into(),
+        }];
+        assert_eq!(
+            kernel_args(&h, &["intel_iommu=on", "iommu=pt"], &["intel_iommu=off", "iommu=off"]),
+            "grubby --update-kernel=ALL --args=\"intel_iommu=on\" --remove-args=\"intel_iommu=off\"\nreboot"
+        );
+        h.system.boot.entries[0].args = "root=/dev/sda1 ro intel_iommu=on iommu=pt".into();
+        assert_eq!(
+            kernel_args(&h, &["intel_iommu=on", "iommu=pt"], &[]),
+            "reboot"
+        );
+        // RHEL 8 entries take their options from grubenv: not known, so grubby adds all.
+        h.system.boot.entries[0].args = "$kernelopts".into();
+        assert_eq!(
+            kernel_args(&h, &["iommu=pt"], &[]),
+            "grubby --update-kernel=ALL --args=\"iommu=pt\"\nreboot"
         );
         let h = host(Bootloader::Unknown, vec![], &[]);
         assert!(kernel_args(&h, &["iommu=pt"], &[])

@@ -166,11 +166,9 @@ fn config_name(h: &Host) -> String {
 }
 
 fn warn(msg: String, fix: String) -> Vec<Finding> {
-    vec![
-        Finding::new(ID, Section::Host, Severity::Warn, LABEL, msg)
-            .why(WHY)
-            .fix(fix),
-    ]
+    vec![Finding::new(ID, Section::Host, Severity::Warn, LABEL, msg)
+        .why(WHY)
+        .fix(fix)]
 }
 
 /// The check.
@@ -248,7 +246,10 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             ));
         }
         if lost_add.is_empty() && lost_rm.is_empty() {
-            return warn(format!("reboot pending: {}", what.join("; ")), "reboot".into());
+            return warn(
+                format!("reboot pending: {}", what.join("; ")),
+                "reboot".into(),
+            );
         }
         what.push(format!(
             "{} is neither on the running kernel's command line nor in {}: the boot configuration was changed since",
@@ -372,7 +373,13 @@ mod tests {
         ] {
             assert!(relevant(w), "{w}");
         }
-        for w in ["quiet", "root=/dev/sda1", "BOOT_IMAGE=/vmlinuz", "ro", "crashkernel=auto"] {
+        for w in [
+            "quiet",
+            "root=/dev/sda1",
+            "BOOT_IMAGE=/vmlinuz",
+            "ro",
+            "crashkernel=auto",
+        ] {
             assert!(!relevant(w), "{w}");
         }
     }

@@ -2,8 +2,8 @@
 //! next boot will get (`etc/default/grub` + `etc/default/grub.d/*.cfg`,
 //! `etc/sysconfig/grub`, `etc/kernel/cmdline`).
 
-use crate::host::root::Root;
 use crate::change::kernel_args::is_grub_stub;
+use crate::host::root::Root;
 use crate::host::sources::change_facts::TOOL_DIRS;
 use crate::host::system::{BootArgsFile, BootConfig, Bootloader, GrubCfg};
 
