@@ -13,7 +13,7 @@ if command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     pciutils libvirt-clients libvirt-daemon fuse3 libfuse3-dev pkg-config \
-    libxml2-utils hyperfine systemd python3-venv >/dev/null
+    libxml2-utils augeas-tools hyperfine systemd python3-venv >/dev/null
 fi
 
 cargo fmt --all -- --check

@@ -273,6 +273,8 @@ def pools_case(r):
             a["device_type"] = r.choice(["type-PF", "type-VF", "type-PCI"])
         if r.random() < 0.15:
             a["live_migratable"] = r.choice(["true", "false"])
+        if r.random() < 0.1:
+            a["capability_type"] = "pci"  # a key no pool has: never matches
         aliases.append(json.dumps(a))
     flavors = r.sample(["a1:1", "a1:2", "a2:1", "a1:4,a2:1", "a1:8", "a2:4", "a1:0",
                         "a1:2,a1:2", "a2:2,a1:3", "a1:9"], 4)

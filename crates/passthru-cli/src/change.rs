@@ -49,6 +49,27 @@ pub fn change_facts(root: &std::path::Path) -> Result<ChangeFacts> {
     Ok(read_change_facts(&r))
 }
 
+/// The host file the boot unit applies (`etc/passthru/host.toml` under the root), if
+/// installed; one that does not parse is said in the plan (the boot unit would fail).
+pub fn installed_host_file(
+    root: &std::path::Path,
+    plan: &mut Plan,
+) -> Option<passthru::change::hostfile::Desired> {
+    use passthru::change::persist::HOST_FILE;
+    let path = root.join(HOST_FILE);
+    let bytes = std::fs::read(&path).ok()?;
+    match passthru::change::hostfile::parse(&bytes, std::path::Path::new(&format!("/{HOST_FILE}")))
+    {
+        Ok(d) => Some(d),
+        Err(e) => {
+            plan.warnings.push(format!(
+                "the installed host file does not parse, so the boot unit will fail: {e}"
+            ));
+            None
+        }
+    }
+}
+
 /// The SSH session this command runs in, if any.
 pub fn ssh_connection() -> Option<String> {
     std::env::var("SSH_CONNECTION")
@@ -73,8 +94,12 @@ struct ChangeJson<'a> {
     result: Option<&'a ExecReport>,
     converged: Option<bool>,
     reboot_required: bool,
+    skipped: &'a [String],
     summary: &'a [String],
 }
+
+/// Exit code of a change that did what it could but skipped part of the request.
+pub const EXIT_SKIPPED: u8 = 1;
 
 /// What a command adds after a successful change (the VFs now present...).
 pub type Summary<'a> = dyn Fn(&Host) -> Vec<String> + 'a;
@@ -105,6 +130,7 @@ pub fn refused(ctx: &Ctx, name: &str, e: ChangeError) -> Result<ExitCode> {
             result: None,
             converged: None,
             reboot_required: false,
+            skipped: &[],
             summary: &[],
         })?;
     } else {
@@ -154,6 +180,7 @@ impl Change<'_> {
                     result: None,
                     converged: conv.as_ref().map(|c| c.converged),
                     reboot_required: plan.reboot_required,
+                    skipped: &plan.skipped,
                     summary: &[],
                 })?;
             } else {
@@ -177,10 +204,12 @@ impl Change<'_> {
                 emit(&s)?;
             }
             let ok = conv.as_ref().map(|c| c.converged).unwrap_or(true);
-            return Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
+            return Ok(if !ok {
                 ExitCode::from(EXIT_ERROR)
+            } else if !plan.skipped.is_empty() {
+                ExitCode::from(EXIT_SKIPPED)
+            } else {
+                ExitCode::SUCCESS
             });
         }
         let mut ex = Executor::open(&self.root, self.args.timeout)?;
@@ -196,6 +225,7 @@ impl Change<'_> {
             emit(&format!("Applying as change set {}:\n", cs.id))?;
         }
         let reboot = plan.reboot_required;
+        let skipped = plan.skipped.clone();
         let report = ex.execute(&mut cs, plan, replan);
         let converged = report.convergence.as_ref().map(|c| c.converged);
         let ok = report.failure.is_none() && converged == Some(true);
@@ -220,15 +250,26 @@ impl Change<'_> {
                 result: Some(&report),
                 converged,
                 reboot_required: reboot,
+                skipped: &skipped,
                 summary: &after,
             })?;
         } else {
-            emit(&render_report(&self.root, &report, reboot, &after))?;
+            let mut text = render_report(&self.root, &report, reboot, &after);
+            if ok && !skipped.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "Skipped {} part(s) of the request (listed in the plan above): exit 1.",
+                    skipped.len()
+                );
+            }
+            emit(&text)?;
         }
-        Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
+        Ok(if !ok {
             ExitCode::from(EXIT_ERROR)
+        } else if !skipped.is_empty() {
+            ExitCode::from(EXIT_SKIPPED)
+        } else {
+            ExitCode::SUCCESS
         })
     }
 }

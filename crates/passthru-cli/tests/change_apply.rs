@@ -66,6 +66,7 @@ fn a_host_file_applies_converges_and_undoes_byte_for_byte() {
         "run dracut --force",
         "run systemctl enable passthru.service",
         "then: bind to vfio-pci the VFs of 0000:06:00.1",
+        "note: kernel command line: add intel_iommu=on iommu=pt\n",
         "0000:07:10.1, 0000:07:10.5, 0000:07:11.1, 0000:07:11.5",
     ] {
         assert!(out.contains(needle), "plan lacks {needle:?}:\n{out}");
@@ -148,18 +149,18 @@ fn a_fault_in_the_middle_of_apply_leaves_the_host_exactly_as_before() {
     let file = write_host_file(tmp.path());
     let before = dump(root);
     // The last VF's bind fails: by then files are written, the boot tools have run,
-    // the GPU is on vfio-pci, 4 VFs exist and three are bound. (The VF does not exist
-    // yet, so the fault names its real directory: VFs sit beside their PF.)
+    // the GPU is on vfio-pci, 4 VFs exist and three are bound. The VF does not exist
+    // yet: the simulator resolves its bus link when the write comes.
     m.fault(
-        "sys/devices/pci0000:00/0000:00:1c.0/0000:07:11.5/driver_override",
-        "EIO",
+        "sys/bus/pci/devices/0000:07:11.5/driver_override",
+        "EBUSY",
         1,
     )
     .unwrap();
     let out = passthru(root, &["apply", file.to_str().unwrap(), "-y"]);
     let all = fails(&out);
     assert!(all.contains("Failed at step 13 (write vfio-pci to sys/bus/pci/devices/0000:07:11.5/driver_override)"), "{all}");
-    assert!(all.contains("EIO"), "{all}");
+    assert!(all.contains("EBUSY: 0000:07:11.5 is busy"), "{all}");
     assert!(
         all.contains("Rolled back") && all.contains("the host is as it was before"),
         "{all}"
@@ -199,6 +200,9 @@ fn after_a_reboot_apply_boot_converges_to_the_host_file() {
     let root = m.root();
     let tmp = tempfile::tempdir().unwrap();
     let file = write_host_file(tmp.path());
+    // eno2 has 2 VFs (made at runtime) when the host file is applied.
+    ok(&passthru(root, &["vfs", "eno2", "2", "-y"]));
+    let files_before = files_only(&dump(root));
     ok(&passthru(root, &["apply", file.to_str().unwrap(), "-y"]));
     let applied = agree(root);
     // Reboot with the command line grub now carries: VFs and bindings are gone,
@@ -261,6 +265,47 @@ fn after_a_reboot_apply_boot_converges_to_the_host_file() {
         out.contains("the running kernel and the boot configuration already have these arguments"),
         "{out}"
     );
+
+    // Undo across the reboot: first the boot's own change set (VFs and drivers back
+    // to what the boot gave), then the apply: its files come back byte for byte, and
+    // the runtime state of the earlier boot (eno2's VF count then) is not replayed.
+    ok(&passthru(root, &["undo", "-y"]));
+    let undone = agree(root);
+    assert_eq!(undone["0000:06:00.1"]["sriov"]["num_vfs"], 0);
+    assert_eq!(
+        driver_of(&undone, "0000:81:00.0").as_deref(),
+        Some("nouveau")
+    );
+    m.ctl("clear-log").unwrap();
+    let out = ok(&passthru(root, &["undo", "-y"]));
+    assert!(
+        out.contains("note: the host has booted since change set"),
+        "{out}"
+    );
+    assert!(
+        writes(&m.log(), " sys/").is_empty(),
+        "no sysfs write: {}",
+        m.log()
+    );
+    assert_same(
+        &files_before,
+        &files_only(&dump(root)),
+        "files after undoing an apply made before a reboot",
+    );
+}
+
+/// The entries of a dump outside `sys/`, `proc/` and `dev/` (what a reboot keeps).
+fn files_only(
+    d: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    d.iter()
+        .filter(|(k, _)| {
+            !["sys", "proc", "dev"]
+                .iter()
+                .any(|t| *k == t || k.starts_with(&format!("{t}/")))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 #[test]
@@ -331,4 +376,70 @@ fn bad_host_files_name_the_line_and_change_nothing() {
     let err = fails(&passthru(root, &["apply", p.to_str().unwrap()]));
     assert!(err.contains("bad.toml:1:1"), "{err}");
     assert_same(&before, &dump(root), "bad files");
+}
+
+#[test]
+fn entries_that_would_not_survive_a_reboot_are_refused_and_skipped_at_boot() {
+    let Some(m) = mount(&spec()) else { return };
+    let root = m.root();
+    let before = dump(root);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("h.toml");
+    // 07:10.3 is a VF of eno4, whose count the file does not set: a reboot removes
+    // it, and the boot unit would fail. Refused before anything changes, with the fix.
+    std::fs::write(&p, "[vfio]\ndevices = [\"07:10.3\"]\n").unwrap();
+    let err = fails(&passthru(root, &["apply", p.to_str().unwrap(), "-y"]));
+    assert!(
+        err.contains("[vfio] 0000:07:10.3 selects 0000:07:10.3, a VF of 0000:06:00.3 (eno4), but the host file does not set eno4's VF count"),
+        "{err}"
+    );
+    assert!(err.contains("add [[sriov]] pf = \"eno4\" vfs = 2"), "{err}");
+    // An interface name: gone once the device is on vfio-pci.
+    std::fs::write(
+        &p,
+        "[[sriov]]\npf = \"eno4\"\nvfs = 2\n[vfio]\ndevices = [\"enp7s16f3\"]\n",
+    )
+    .unwrap();
+    let err = fails(&passthru(
+        root,
+        &["apply", p.to_str().unwrap(), "-y", "--force"],
+    ));
+    assert!(
+        err.contains("'enp7s16f3' is the interface of 0000:07:10.3")
+            && err.contains("devices = [\"0000:07:10.3\"]"),
+        "{err}"
+    );
+    assert_same(&before, &dump(root), "refused host files");
+
+    // At boot, an entry that matches nothing (a NIC renamed, a card pulled) is
+    // skipped and said; the rest of the host still gets its VFs and bindings; exit 1.
+    std::fs::create_dir_all(root.join("etc/passthru")).unwrap();
+    std::fs::write(
+        root.join("etc/passthru/host.toml"),
+        "[[sriov]]\npf = \"eno9\"\nvfs = 2\n[[sriov]]\npf = \"eno2\"\nvfs = 4\n[vfio]\ndevices = [\"0000:85:00.0\"]\nvfs_of = [\"eno2\"]\n",
+    )
+    .unwrap();
+    let out = passthru(root, &["apply", "--boot", "-y"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "skipped: [[sriov]] pf = \"eno9\": [[sriov]] pf = \"eno9\" matches no device"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("skipped: [vfio] 0000:85:00.0: [vfio] 0000:85:00.0 matches no device"),
+        "{text}"
+    );
+    assert!(text.contains("Converged"), "{text}");
+    assert!(text.contains("Skipped 2 part(s)"), "{text}");
+    let devs = agree(root);
+    assert_eq!(devs["0000:06:00.1"]["sriov"]["num_vfs"], 4);
+    assert_eq!(
+        driver_of(&devs, "0000:07:11.5").as_deref(),
+        Some("vfio-pci")
+    );
+    let v = json(&passthru(root, &["--json", "apply", "--boot", "-y"]));
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 2, "{v}");
 }

@@ -221,3 +221,76 @@ fn another_driver_by_name_and_a_driver_that_is_not_loaded() {
     );
     assert_eq!(devs["0000:07:10.2"]["driver_override"], "pci-stub");
 }
+
+#[test]
+fn the_plan_says_whether_the_binding_outlives_a_reboot() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let out = ok(&passthru(root, &["bind", "07:10.2", "--vfio"]));
+    assert!(
+        out.contains("note: drivers and driver_override are runtime state: after a reboot 0000:07:10.2 goes back to its host driver; to keep it on vfio-pci, put `[vfio] devices = [\"0000:07:10.2\"]` in a host file"),
+        "{out}"
+    );
+    // The installed host file selects eno4's VFs: giving 07:10.7 back lasts one boot.
+    std::fs::create_dir_all(root.join("etc/passthru")).unwrap();
+    std::fs::write(
+        root.join("etc/passthru/host.toml"),
+        "[[sriov]]\npf = \"eno4\"\nvfs = 2\n[vfio]\nvfs_of = [\"eno4\"]\n",
+    )
+    .unwrap();
+    let out = ok(&passthru(root, &["bind", "07:10.3", "--vfio", "-y"]));
+    assert!(
+        !out.contains("runtime state"),
+        "the host file keeps it: {out}"
+    );
+    let out = ok(&passthru(root, &["bind", "07:10.3", "--host"]));
+    assert!(
+        out.contains("warning: /etc/passthru/host.toml binds 0000:07:10.3 to vfio-pci: the boot unit takes it back at the next boot"),
+        "{out}"
+    );
+}
+
+#[test]
+fn giving_back_a_device_vfio_pci_claims_by_id_is_refused() {
+    let spec = host_spec().file(
+        "etc/modprobe.d/vfio.conf",
+        "options vfio-pci ids=10de:1b80\n",
+    );
+    let Some(m) = mount(&spec) else { return };
+    let root = m.root();
+    let before = dump(root);
+    // The seed's 07:10.7 sits on vfio-pci with no override: a new_id put it there, and
+    // vfio-pci would take it again as soon as it is probed.
+    let err = fails(&passthru(root, &["bind", "07:10.7", "--host", "-y"]));
+    assert!(
+        err.contains("0000:07:10.7 is on vfio-pci without a driver_override, so vfio-pci claims 8086:1520 by id"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`echo '8086 1520' > /sys/bus/pci/drivers/vfio-pci/remove_id`"),
+        "{err}"
+    );
+    // ids= in modprobe.d: the GPU, once on vfio-pci, cannot be given back by --host.
+    ok(&passthru(
+        root,
+        &["bind", "81:00.0", "--group", "--vfio", "-y"],
+    ));
+    let mid = dump(root);
+    let err = fails(&passthru(root, &["bind", "81:00.0", "--host", "-y"]));
+    assert!(
+        err.contains("vfio-pci claims 10de:1b80 by id (ids= in /etc/modprobe.d/vfio.conf:1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("take the id out of /etc/modprobe.d/vfio.conf:1"),
+        "{err}"
+    );
+    assert_same(&mid, &dump(root), "refused");
+    // --driver NAME sets an override, which vfio-pci's ids cannot beat: allowed.
+    ok(&passthru(
+        root,
+        &["bind", "81:00.0", "81:00.1", "--driver", "nouveau"],
+    ));
+    ok(&passthru(root, &["undo", "-y"]));
+    assert_same(&before, &dump(root), "undone");
+}

@@ -24,7 +24,7 @@ fn bios_host_edits_grub_regenerates_boot_grub2_and_undoes() {
     let before = dump(root);
     let out = ok(&passthru(root, &["kernel-args", "--iommu", "--pt"]));
     assert!(
-        out.contains("kernel command line: add intel_iommu=on iommu=pt"),
+        out.contains("Plan: kernel command line: add intel_iommu=on iommu=pt\n"),
         "{out}"
     );
     assert!(
@@ -214,7 +214,7 @@ fn cpu_vendors_pick_the_argument() {
     let root = m.root();
     let out = ok(&passthru(root, &["kernel-args", "--iommu", "--pt"]));
     assert!(
-        out.contains("add iommu=pt, remove amd_iommu=off iommu=off"),
+        out.contains("kernel command line: add iommu=pt, remove amd_iommu=off\n"),
         "{out}"
     );
     assert!(out.contains("AMD-Vi is on by default"), "{out}");

@@ -244,3 +244,36 @@ fn vfs_on_vfio_or_held_by_a_guest_are_protected() {
     let devs = agree(root);
     assert_eq!(devs["0000:06:00.3"]["sriov"]["num_vfs"], 0);
 }
+
+#[test]
+fn the_plan_says_whether_the_count_outlives_a_reboot() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    // No host file: a runtime change, and how to keep it.
+    let out = ok(&passthru(root, &["vfs", "eno2", "4"]));
+    assert!(
+        out.contains("note: VF counts are runtime state: after a reboot eno2 has no VFs again; to keep 4, put `[[sriov]] pf = \"eno2\" vfs = 4` in a host file"),
+        "{out}"
+    );
+    // The installed host file asks for another count: the boot unit will undo this.
+    std::fs::create_dir_all(root.join("etc/passthru")).unwrap();
+    std::fs::write(
+        root.join("etc/passthru/host.toml"),
+        "[[sriov]]\npf = \"0000:06:00.1\"\nvfs = 2\n",
+    )
+    .unwrap();
+    let out = ok(&passthru(root, &["vfs", "eno2", "4"]));
+    assert!(
+        out.contains("warning: /etc/passthru/host.toml asks for 2 VFs on eno2: the boot unit puts 2 back at the next boot"),
+        "{out}"
+    );
+    let out = ok(&passthru(root, &["vfs", "eno2", "0"]));
+    assert!(out.contains("puts 2 back"), "{out}");
+    // A broken installed file is said: the boot unit would fail on it.
+    std::fs::write(root.join("etc/passthru/host.toml"), "[[sriov]]\npf = 4\n").unwrap();
+    let out = ok(&passthru(root, &["vfs", "eno2", "4"]));
+    assert!(
+        out.contains("warning: the installed host file does not parse, so the boot unit will fail: /etc/passthru/host.toml:"),
+        "{out}"
+    );
+}

@@ -598,6 +598,8 @@ fn reboot_forgets_runtime_state_and_keeps_files() {
     };
     let root = m.root();
     let before = agree(root);
+    let boot_id = r(root, "proc/sys/kernel/random/boot_id");
+    assert_eq!(boot_id.len(), 36, "a UUID: {boot_id}");
     // The i350 host boots with VFs enabled at runtime by someone: a reboot drops them.
     std::fs::create_dir_all(root.join("var/lib/passthru")).unwrap();
     std::fs::write(root.join("var/lib/passthru/journal.json"), "{}\n").unwrap();
@@ -650,6 +652,9 @@ fn reboot_forgets_runtime_state_and_keeps_files() {
         r(root, "proc/cmdline"),
         "BOOT_IMAGE=/vmlinuz intel_iommu=on iommu=pt"
     );
+    let new_id = r(root, "proc/sys/kernel/random/boot_id");
+    assert_eq!(new_id.len(), 36, "{new_id}");
+    assert_ne!(new_id, boot_id, "every boot has its own id");
     assert_eq!(r(root, "var/lib/passthru/journal.json"), "{}");
     assert_eq!(
         r(root, "etc/modprobe.d/vfio.conf"),
@@ -741,6 +746,51 @@ fn injected_faults_fail_the_next_writes_then_clear() {
     assert_eq!(bad.status.code(), Some(3));
     assert!(m.log().contains("(injected)"));
     agree(root);
+}
+
+#[test]
+fn a_fault_on_a_vf_not_created_yet_hits_it_through_the_bus_link() {
+    let Some(m) = mount(&small_host()) else {
+        return;
+    };
+    let root = m.root();
+    // Armed through sys/bus/pci/devices/BDF, a link that does not exist yet: the
+    // simulator resolves the path again at each write, so the VF's own file fails.
+    let vf = "sys/bus/pci/devices/0000:07:10.4";
+    assert!(!root.join(vf).exists());
+    m.fault(&format!("{vf}/driver_override"), "EBUSY", 1)
+        .unwrap();
+    w(root, &format!("{PF}/sriov_numvfs"), "2").unwrap();
+    assert_eq!(vfs_of(root, PF), ["0000:07:10.0", "0000:07:10.4"]);
+    // The other VF is not hit.
+    w(
+        root,
+        "sys/bus/pci/devices/0000:07:10.0/driver_override",
+        "vfio-pci",
+    )
+    .unwrap();
+    assert_eq!(
+        errno(w(root, &format!("{vf}/driver_override"), "vfio-pci")),
+        libc::EBUSY
+    );
+    assert_eq!(
+        r(root, &format!("{vf}/driver_override")),
+        "(null)",
+        "nothing changed"
+    );
+    assert!(
+        m.log()
+            .contains("0000:07:10.4/driver_override -> EBUSY (injected)"),
+        "{}",
+        m.log()
+    );
+    // Consumed: the next write goes through.
+    w(root, &format!("{vf}/driver_override"), "vfio-pci").unwrap();
+    assert_eq!(r(root, &format!("{vf}/driver_override")), "vfio-pci");
+    assert_eq!(
+        std::fs::read_to_string(root.join(".passthru-sim/faults")).unwrap(),
+        ""
+    );
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! `passthru bind DEV... --vfio | --driver NAME | --host`: move devices between drivers.
 
-use crate::change::{change_facts, change_root, refused, ssh_connection, Change, ChangeArgs};
+use crate::change::{
+    change_facts, change_root, installed_host_file, refused, ssh_connection, Change, ChangeArgs,
+};
 use crate::context::Ctx;
 use anyhow::Result;
 use passthru::change::bind::{plan_bind, BindRequest, BindTarget};
+use passthru::change::persist::after_reboot_bind;
 use passthru::host::resolve;
 use passthru::pci::PciAddress;
 use passthru::Host;
@@ -74,7 +77,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         force: args.change.force,
         timeout_secs: args.change.timeout,
     };
-    let plan = match plan_bind(host, &facts, &req, ssh.as_deref()) {
+    let to_vfio = req.target == BindTarget::Vfio;
+    let mut plan = match plan_bind(host, &facts, &req, ssh.as_deref()) {
         Ok(p) => p,
         Err(e) => return refused(ctx, "bind", e),
     };
@@ -86,6 +90,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             _ => None,
         })
         .collect();
+    if !plan.is_empty() {
+        let installed = installed_host_file(&root, &mut plan);
+        after_reboot_bind(host, installed.as_ref(), &moved, to_vfio, &mut plan);
+    }
     let summary = move |h: &Host| -> Vec<String> {
         moved
             .iter()

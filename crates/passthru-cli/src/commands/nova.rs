@@ -34,10 +34,10 @@ pub struct CheckArgs {
     /// A flavor's pci_passthrough:alias value to judge, e.g. 'a1:2,a2:1' (repeatable).
     #[arg(long = "flavor", value_name = "ALIAS:COUNT,...")]
     pub flavor: Vec<String>,
-    /// Treat [pci] report_in_placement as true (with --device-spec and no nova.conf).
+    /// Treat [pci] report_in_placement as true (whatever nova.conf says).
     #[arg(long)]
     pub report_in_placement: bool,
-    /// Treat [filter_scheduler] pci_in_placement as true.
+    /// Treat [filter_scheduler] pci_in_placement as true (whatever nova.conf says).
     #[arg(long)]
     pub pci_in_placement: bool,
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use passthru::host::resolve;
 use passthru::libvirt::hostdev::{render_devices, HostdevOptions, MacAddress, RenderError};
 use passthru::libvirt::RenderedDevice;
+use passthru::pci::PciAddress;
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -34,8 +35,9 @@ pub struct Args {
     pub unmanaged: bool,
 }
 
+/// A device a renderer will not render, and why (`refused` in the JSON output).
 #[derive(Serialize)]
-struct Refused {
+pub(crate) struct Refused {
     device: String,
     reason: String,
     fix: String,
@@ -45,6 +47,48 @@ struct Refused {
 struct LibvirtJson<'a> {
     devices: &'a [RenderedDevice],
     refused: Option<Refused>,
+}
+
+/// The refusal of a device that cannot go to a guest: the reason and fix on stderr
+/// (and, with --json, `refused` on stdout through `json`), exit code 2. Other errors
+/// pass through.
+pub(crate) fn refuse<T: Serialize>(
+    ctx: &Ctx,
+    e: RenderError,
+    json: impl FnOnce(Refused) -> T,
+) -> Result<ExitCode> {
+    match e {
+        RenderError::NotAssignable {
+            device,
+            reason,
+            fix,
+        } => {
+            if ctx.json() {
+                print_json(&json(Refused {
+                    device: device.to_string(),
+                    reason: reason.clone(),
+                    fix: fix.clone(),
+                }))?;
+            }
+            eprintln!("passthru: {device} cannot be assigned: {reason}\n  fix: {fix}");
+            Ok(Outcome::Fail.into())
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// Prints the warnings of devices that can be assigned; whether there were any.
+pub(crate) fn print_warnings<'a>(
+    warnings: impl IntoIterator<Item = (&'a PciAddress, &'a Vec<String>)>,
+) -> bool {
+    let mut any = false;
+    for (a, ws) in warnings {
+        for w in ws {
+            eprintln!("passthru: warning: {a}: {w}");
+            any = true;
+        }
+    }
+    any
 }
 
 /// Runs `passthru render libvirt`.
@@ -64,32 +108,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     };
     let rendered = match render_devices(host, &devices, &opts) {
         Ok(r) => r,
-        Err(RenderError::NotAssignable {
-            device,
-            reason,
-            fix,
-        }) => {
-            if ctx.json() {
-                print_json(&LibvirtJson {
-                    devices: &[],
-                    refused: Some(Refused {
-                        device: device.to_string(),
-                        reason: reason.clone(),
-                        fix: fix.clone(),
-                    }),
-                })?;
-            }
-            eprintln!("passthru: {device} cannot be assigned: {reason}\n  fix: {fix}");
-            return Ok(Outcome::Fail.into());
+        Err(e) => {
+            return refuse(ctx, e, |r| LibvirtJson {
+                devices: &[],
+                refused: Some(r),
+            })
         }
-        Err(e) => return Err(e.into()),
     };
-    let warned = rendered.iter().any(|r| !r.warnings.is_empty());
-    for r in &rendered {
-        for w in &r.warnings {
-            eprintln!("passthru: warning: {}: {w}", r.address);
-        }
-    }
+    let warned = print_warnings(rendered.iter().map(|r| (&r.address, &r.warnings)));
     if ctx.json() {
         print_json(&LibvirtJson {
             devices: &rendered,

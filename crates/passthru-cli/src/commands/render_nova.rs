@@ -35,8 +35,8 @@ pub struct Args {
     /// Flavor name in the command.
     #[arg(long, default_value = "FLAVOR")]
     pub flavor: String,
-    /// nova.conf whose enabled_filters to extend (default: etc/nova/nova.conf under
-    /// --root, when it exists; also the file --write edits when FILE is omitted).
+    /// nova.conf whose enabled_filters to extend (default: the --write FILE when it
+    /// exists, else etc/nova/nova.conf under --root when that exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Edit this nova.conf in place: every other line and comment kept, a backup

@@ -1,11 +1,14 @@
 //! `passthru render opennebula DEV...`: the KVM monitor probe's PCI filter (lspci -d
 //! syntax) and the VM template's `PCI = [ ... ]` lines.
 
+use super::render_libvirt::{print_warnings, refuse, Refused};
 use crate::context::Ctx;
-use crate::output::{emit, print_json};
+use crate::output::{emit, print_json, Outcome};
 use anyhow::Result;
 use passthru::host::resolve;
+use passthru::libvirt::hostdev::{check_all_assignable, HostdevOptions};
 use passthru::render::opennebula::{render, TemplateBy};
+use serde::Serialize;
 use std::process::ExitCode;
 
 /// How the VM template asks for a device.
@@ -33,6 +36,12 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let host = ctx.host()?;
     let devices = resolve::resolve_all(host, &args.devices)?;
+    // Only what a guest can really get: the same check as `render libvirt`.
+    let warnings = match check_all_assignable(host, &devices, &HostdevOptions::default()) {
+        Ok(w) => w,
+        Err(e) => return refuse(ctx, e, |r| Refusal { refused: r }),
+    };
+    let warned = print_warnings(warnings.iter().map(|(a, w)| (a, w)));
     let by = match args.by {
         By::Ids => TemplateBy::Ids,
         By::Address => TemplateBy::Address,
@@ -43,5 +52,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         emit(&r.text())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if warned { Outcome::Warn } else { Outcome::Ok }.into())
+}
+
+/// The JSON output when a device is refused.
+#[derive(Serialize)]
+struct Refusal {
+    refused: Refused,
 }

@@ -1,11 +1,14 @@
 //! `passthru render qemu-acl DEV...`: qemu.conf's `cgroup_device_acl` with libvirt's
 //! defaults, `/dev/vfio/vfio` and `/dev/vfio/N` for each device's IOMMU group.
 
+use super::render_libvirt::{print_warnings, refuse, Refused};
 use crate::context::Ctx;
-use crate::output::{emit, print_json};
+use crate::output::{emit, print_json, Outcome};
 use anyhow::Result;
 use passthru::host::resolve;
+use passthru::libvirt::hostdev::{check_all_assignable, HostdevOptions};
 use passthru::render::qemu_acl::render;
+use serde::Serialize;
 use std::process::ExitCode;
 
 /// Arguments of `passthru render qemu-acl`.
@@ -20,11 +23,23 @@ pub struct Args {
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let host = ctx.host()?;
     let devices = resolve::resolve_all(host, &args.devices)?;
+    // Only what a guest can really get: the same check as `render libvirt`.
+    let warnings = match check_all_assignable(host, &devices, &HostdevOptions::default()) {
+        Ok(w) => w,
+        Err(e) => return refuse(ctx, e, |r| Refusal { refused: r }),
+    };
+    let warned = print_warnings(warnings.iter().map(|(a, w)| (a, w)));
     let acl = render(&devices)?;
     if ctx.json() {
         print_json(&acl)?;
     } else {
         emit(&acl.text())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if warned { Outcome::Warn } else { Outcome::Ok }.into())
+}
+
+/// The JSON output when a device is refused.
+#[derive(Serialize)]
+struct Refusal {
+    refused: Refused,
 }

@@ -6,7 +6,7 @@ use crate::output::{emit, print_json};
 use anyhow::{bail, Result};
 use passthru::change::journal::{default_undo_target, plan_undo, Status, UndoOptions};
 use passthru::host::root::Root;
-use passthru::host::sources::journal::{read_change_sets, touched_now};
+use passthru::host::sources::journal::{read_boot_id, read_change_sets, touched_now};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -138,6 +138,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         force: args.change.force,
         timeout_secs: args.change.timeout,
         commands: true,
+        boot_id: read_boot_id(&r),
     };
     let plan = match plan_undo(target, host, &touched_now(&r, target), &opts) {
         Ok(p) => p,

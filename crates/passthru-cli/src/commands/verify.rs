@@ -1,13 +1,14 @@
 //! `passthru verify GUEST...`: a libvirt guest really got its PCI devices.
 
+use super::doctor;
 use crate::context::Ctx;
 use crate::output::{emit, print_json};
 use anyhow::{bail, Context as _, Result};
 use passthru::host::sources::libvirt as guests;
 use passthru::libvirt::verify::{
-    verify_domains, AliasSpec, Expectation, Finding, VerifyOptions, VerifyReport,
+    verify_domains, AliasSpec, Expectation, Finding, Severity, VerifyOptions, VerifyReport,
 };
-use passthru::libvirt::Domain;
+use passthru::libvirt::{AssignmentKind, Domain};
 use passthru::nova::alias::parse_aliases;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,10 +17,10 @@ use std::process::ExitCode;
 /// Arguments of `passthru verify`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "GUEST is a domain XML file (virsh dumpxml output) or a domain name, read with\n`virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify instance-00000001 --expect igbnic:1 --nova-conf /etc/nova/nova.conf\n  passthru verify --all --connect qemu:///system\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
+    after_help = "GUEST is a domain XML file (virsh dumpxml output), `-` for standard input, or a\ndomain name or id, read with `virsh --connect URI dumpxml NAME`.\n\nExamples:\n  passthru verify instance-00000001 --expect igbnic:1 --alias igbnic=8086:1520\n  passthru verify instance-00000001 --expect igbnic:1 --nova-conf /etc/nova/nova.conf\n  passthru verify --all --connect qemu:///system\n  virsh dumpxml 2 | passthru verify -\n  passthru --snapshot host.json verify guest.xml --json\n\nExit codes: 0 every check passed, 1 warnings, 2 failures, 3 usage or runtime error."
 )]
 pub struct Args {
-    /// Domain XML file(s) or domain name(s).
+    /// Domain XML file(s), `-` for standard input, or domain name(s) or ids.
     #[arg(value_name = "GUEST", required_unless_present = "all")]
     pub guests: Vec<String>,
     /// libvirt connection URI, as virsh takes it (qemu:///system, qemu+ssh://host/system,
@@ -45,6 +46,9 @@ pub struct Args {
     /// etc/nova/nova.conf under --root, when it exists.
     #[arg(long = "nova-conf", value_name = "FILE")]
     pub nova_conf: Vec<PathBuf>,
+    /// Print only findings that are not PASS (like doctor -q).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// The aliases `--expect` refers to: `NAME=VENDOR:PRODUCT` pairs, plus nova's own
@@ -95,7 +99,12 @@ fn load_guests(args: &Args) -> Result<Vec<Domain>> {
     }
     for g in &args.guests {
         let p = Path::new(g);
-        if p.is_file() {
+        if g == "-" {
+            out.push(guests::read_domain_from(
+                std::io::stdin().lock(),
+                "<stdin>",
+            )?);
+        } else if p.is_file() {
             out.push(guests::read_domain_file(p)?);
         } else if g.ends_with(".xml") || g.contains('/') {
             bail!("{g}: no such file (GUEST is a domain XML file or a domain name)");
@@ -129,26 +138,26 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     if ctx.json() {
         print_json(&report)?;
     } else {
-        emit(&text(&report))?;
+        emit(&text(&report, args.quiet))?;
     }
     Ok(ExitCode::from(report.verdict.exit_code()))
 }
 
-fn finding_lines(s: &mut String, f: &Finding) {
-    let _ = writeln!(s, "  {:<4}  {:<26} {}", f.severity.word(), f.id, f.message);
-    if let Some(why) = &f.why {
-        let _ = writeln!(s, "        {:<26} why: {why}", "");
-    }
-    if let Some(fix) = &f.fix {
-        let _ = writeln!(s, "        {:<26} fix: {fix}", "");
-    }
-}
-
-/// The readable report: per guest, its devices and findings; then conflicts and the verdict.
-fn text(r: &VerifyReport) -> String {
+/// The readable report in doctor's shape: per guest, a header, its devices and one
+/// `Checking ... : PASS/WARN/FAIL (message)` line per finding, with why and fix under
+/// anything not PASS; then conflicts across guests, the counts and the verdict.
+fn text(r: &VerifyReport, quiet: bool) -> String {
+    let shown = |f: &&Finding| !quiet || f.severity != Severity::Pass;
+    let width = r
+        .findings()
+        .filter(shown)
+        .map(|f| doctor::label(f).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(64);
     let mut s = String::new();
     for g in &r.guests {
-        let mut head = g.name.clone();
+        let mut head = format!("Guest {}", g.name);
         if let Some(n) = &g.nova_name {
             let _ = write!(head, " (nova {n}");
             if let Some(f) = &g.flavor {
@@ -163,40 +172,40 @@ fn text(r: &VerifyReport) -> String {
             g.vcpu_cpus
                 .as_ref()
                 .map(|c| c.to_string())
-                .unwrap_or_else(|| "any".into())
+                .unwrap_or_else(|| "any (not pinned)".into())
         );
         for d in &g.devices {
             let _ = writeln!(
                 s,
-                "  {} {} {}: {}",
+                "  {} <{} managed='{}'>: {}",
                 d.address,
                 match d.kind {
-                    passthru::libvirt::AssignmentKind::Hostdev => "hostdev",
-                    passthru::libvirt::AssignmentKind::Interface => "interface",
+                    AssignmentKind::Hostdev => "hostdev",
+                    AssignmentKind::Interface => "interface type='hostdev'",
                 },
-                if d.managed { "managed" } else { "unmanaged" },
+                if d.managed { "yes" } else { "no" },
                 d.description.as_deref().unwrap_or("not on this host")
             );
         }
-        for f in &g.findings {
-            finding_lines(&mut s, f);
+        for f in g.findings.iter().filter(shown) {
+            doctor::write_finding(&mut s, f, width, "  ");
         }
-        s.push('\n');
     }
-    if !r.conflicts.is_empty() {
-        let _ = writeln!(s, "across guests:");
-        for f in &r.conflicts {
-            finding_lines(&mut s, f);
+    if r.conflicts.iter().any(|f| shown(&f)) {
+        let _ = writeln!(s, "Across guests");
+        for f in r.conflicts.iter().filter(shown) {
+            doctor::write_finding(&mut s, f, width, "  ");
         }
-        s.push('\n');
     }
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     let _ = writeln!(
         s,
-        "verdict: {} ({} passed, {} warnings, {} failures)",
-        r.verdict.word(),
+        "Summary: {} passed, {} info, {}, {}",
         r.summary.pass,
-        r.summary.warn,
-        r.summary.fail
+        r.summary.info,
+        plural(r.summary.warn, "warning"),
+        plural(r.summary.fail, "failure")
     );
+    let _ = writeln!(s, "Verdict: {}", r.verdict.word());
     s
 }

@@ -1,8 +1,11 @@
 //! `passthru vfs PF N`: set the number of SR-IOV VFs of a PF.
 
-use crate::change::{change_facts, change_root, refused, ssh_connection, Change, ChangeArgs};
+use crate::change::{
+    change_facts, change_root, installed_host_file, refused, ssh_connection, Change, ChangeArgs,
+};
 use crate::context::Ctx;
 use anyhow::{bail, Result};
+use passthru::change::persist::after_reboot_vfs;
 use passthru::change::vfs::{plan_vfs, VfsRequest};
 use passthru::host::resolve;
 use passthru::Host;
@@ -72,10 +75,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         force: args.change.force,
         boot: false,
     };
-    let plan = match plan_vfs(host, &facts, &req, ssh.as_deref()) {
+    let mut plan = match plan_vfs(host, &facts, &req, ssh.as_deref()) {
         Ok(p) => p,
         Err(e) => return refused(ctx, "vfs", e),
     };
+    if !plan.is_empty() {
+        let installed = installed_host_file(&root, &mut plan);
+        after_reboot_vfs(host, installed.as_ref(), found[0], args.count, &mut plan);
+    }
     let summary = move |h: &Host| -> Vec<String> {
         let Some(d) = h.device(&pf) else {
             return Vec::new();

@@ -6,7 +6,7 @@
 //!
 //! [`modprobe`]: super::modprobe
 
-use super::kernel::{BootImage, Kernel};
+use super::kernel::{BootImage, Kernel, BOOT_ID};
 use super::vfs::ROOT;
 
 impl Kernel {
@@ -71,6 +71,10 @@ impl Kernel {
                 self.fs.graft(ROOT, name, t.clone());
             }
         }
+        if self.fs.is_dir("proc") {
+            let id = self.new_boot_id();
+            self.fs.write(BOOT_ID, id, 0o444);
+        }
         if let Some(c) = cmdline {
             let mut text = c.trim_end_matches('\n').to_string();
             text.push('\n');
@@ -82,6 +86,24 @@ impl Kernel {
         self.boot_modules();
         self.boots += 1;
         self.note(format!("reboot (boot #{})", self.boots));
+    }
+
+    /// A boot id (`proc/sys/kernel/random/boot_id`) unlike any other: the time, the
+    /// process and the boot count, shaped as a version 4 UUID.
+    pub(crate) fn new_boot_id(&self) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let pid = std::process::id();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}\n",
+            (nanos >> 32) as u32,
+            (nanos >> 16) as u16,
+            (self.boots + 1) & 0xfff,
+            pid & 0xfff,
+            (nanos as u64) & 0xffff_ffff_ffff
+        )
     }
 
     /// Number of boots so far (1 after mounting).

@@ -91,11 +91,9 @@ impl Kernel {
     /// Registers a fault: the next `times` writes to `path` (relative to the root,
     /// links resolved; the file need not exist yet) fail with `errno`.
     pub fn add_fault(&mut self, path: &str, errno: Errno, times: u32) -> KResult<()> {
-        let canon = self
-            .fs
-            .canonical_lenient(path.trim_start_matches('/'))
-            .ok_or(libc::ENOENT)?;
-        self.faults.retain(|f| f.path != canon);
+        let asked = path.trim_start_matches('/').to_string();
+        let canon = self.fs.canonical_lenient(&asked).ok_or(libc::ENOENT)?;
+        self.faults.retain(|f| f.path != canon && f.asked != asked);
         if times > 0 {
             self.note(format!(
                 "fault armed: {canon} {} x{times}",
@@ -103,6 +101,7 @@ impl Kernel {
             ));
             self.faults.push(Fault {
                 path: canon,
+                asked,
                 errno,
                 remaining: times,
             });
@@ -110,9 +109,12 @@ impl Kernel {
         Ok(())
     }
 
-    /// Consumes one pending fault for a canonical path, if any.
+    /// Consumes one pending fault for a canonical path, if any: a fault matches by
+    /// the path it resolved to when armed, or by what its asked path resolves to now.
     pub fn take_fault(&mut self, path: &str) -> Option<Errno> {
-        let i = self.faults.iter().position(|f| f.path == path)?;
+        let i = self.faults.iter().position(|f| {
+            f.path == path || self.fs.canonical_lenient(&f.asked).as_deref() == Some(path)
+        })?;
         let e = self.faults[i].errno;
         self.faults[i].remaining -= 1;
         if self.faults[i].remaining == 0 {

@@ -104,13 +104,20 @@ pub(crate) struct BootImage {
 /// A pending injected fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    /// Canonical path relative to the root.
+    /// Canonical path relative to the root, as resolved when the fault was armed.
     pub path: String,
+    /// The path as asked (relative to the root). It is resolved again at each write,
+    /// so a fault armed through a link that did not resolve yet (the
+    /// `sys/bus/pci/devices/BDF` link of a VF not created yet) still hits its file.
+    pub asked: String,
     /// errno to fail with.
     pub errno: Errno,
     /// Writes left to fail.
     pub remaining: u32,
 }
+
+/// `proc/sys/kernel/random/boot_id`: a new random UUID at every boot, as on Linux.
+pub const BOOT_ID: &str = "proc/sys/kernel/random/boot_id";
 
 /// The simulated kernel and the tree it serves.
 #[derive(Clone, Debug)]
@@ -172,6 +179,10 @@ impl Kernel {
             group_floor: 0,
         };
         k.learn();
+        if k.fs.is_dir("proc") && !k.fs.exists(BOOT_ID) {
+            let id = k.new_boot_id();
+            k.fs.write(BOOT_ID, id, 0o444);
+        }
         let img = k.boot_image();
         k.group_floor = img.group_floor;
         k.boot = Some(Box::new(img));

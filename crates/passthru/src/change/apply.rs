@@ -14,7 +14,7 @@ use crate::change::kernel_args::plan_kernel_args;
 use crate::change::persist::{plan_boot_config, BootConfig};
 use crate::change::plan::{Action, Plan};
 use crate::change::vfs::{plan_vfs, predicted_vfs, require_pf, VfsRequest};
-use crate::change::ChangeError;
+use crate::change::{enforce, ChangeError, Refusal};
 use crate::host::change_facts::ChangeFacts;
 use crate::host::model::{Host, PciDevice};
 use crate::pci::PciAddress;
@@ -79,10 +79,29 @@ pub fn plan_apply(
     } else {
         "apply the host file"
     });
+    // At boot an entry that cannot be planned (a NIC gone or renamed, a VF count the
+    // firmware no longer allows) is skipped and said, so the rest of the host still
+    // gets its VFs and bindings; anywhere else it is an error.
+    let mut skipped: Vec<String> = Vec::new();
+    let mut skip = |what: String, e: ChangeError| -> Result<(), ChangeError> {
+        if opts.boot {
+            skipped.push(format!("{what}: {e}"));
+            Ok(())
+        } else {
+            Err(e)
+        }
+    };
     // VF counts.
     let mut counts: BTreeMap<PciAddress, (u32, Option<bool>)> = BTreeMap::new();
     for (sel, n, autoprobe) in &desired.sriov {
-        for pf in select_pfs(host, sel)? {
+        let pfs = match select_pfs(host, sel) {
+            Ok(p) => p,
+            Err(e) => {
+                skip(format!("[[sriov]] pf = \"{sel}\""), e)?;
+                continue;
+            }
+        };
+        for pf in pfs {
             if let Some((m, _)) = counts.get(&pf.address) {
                 if m != n {
                     return Err(ChangeError::Invalid(format!(
@@ -97,7 +116,7 @@ pub fn plan_apply(
     let mut runtime = Plan::default();
     let mut changing: Vec<PciAddress> = Vec::new();
     for (pf, (n, autoprobe)) in &counts {
-        let p = plan_vfs(
+        let p = match plan_vfs(
             host,
             facts,
             &VfsRequest {
@@ -109,7 +128,13 @@ pub fn plan_apply(
                 boot: opts.boot,
             },
             ssh_connection,
-        )?;
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                skip(format!("{n} VFs on {pf}"), e)?;
+                continue;
+            }
+        };
         if p.steps.iter().any(|s| matches!(&s.action, Action::WriteAttr { path, .. } if path.ends_with("/sriov_numvfs"))) {
             changing.push(*pf);
         }
@@ -168,12 +193,38 @@ pub fn plan_apply(
             ));
         }
     }
-    if let Some((i, _)) = matched.iter().enumerate().find(|(_, m)| !**m) {
-        return Err(ChangeError::Invalid(format!(
-            "[vfio] {} matches no device on this host, now or after the VF changes",
-            desired.vfio[i]
-        )));
+    for (i, _) in matched.iter().enumerate().filter(|(_, m)| !**m) {
+        let sel = &desired.vfio[i];
+        let hint = if matches!(sel, Selector::Netdev(_)) {
+            " (an interface name goes away when its device leaves its network driver: name devices by address)"
+        } else {
+            ""
+        };
+        skip(
+            format!("[vfio] {sel}"),
+            ChangeError::Invalid(format!(
+                "[vfio] {sel} matches no device on this host, now or after the VF changes{hint}"
+            )),
+        )?;
     }
+    if !opts.boot && !opts.runtime_only {
+        let mut refusals = lasting_selection_refusals(host, desired, &counts);
+        refusals.retain(|r| desired.persist() || !r.forceable);
+        enforce(refusals, opts.force, &mut plan.warnings)?;
+    }
+    let bind_now = if opts.boot {
+        bindable_at_boot(
+            host,
+            facts,
+            bind_now,
+            desired,
+            opts,
+            ssh_connection,
+            &mut skipped,
+        )
+    } else {
+        bind_now
+    };
     if !bind_now.is_empty() {
         let p = plan_bind(
             host,
@@ -196,7 +247,13 @@ pub fn plan_apply(
         if let Some(k) = &desired.file.kernel {
             let req = k.request();
             if !req.is_empty() {
-                boot.extend(plan_kernel_args(host, facts, &req)?);
+                let k = plan_kernel_args(host, facts, &req)?;
+                // The file's title replaces the parts' titles: keep what the command
+                // line change is, which the file-write step alone does not say.
+                if !k.is_empty() {
+                    boot.notes.push(k.title.clone());
+                }
+                boot.extend(k);
             }
         }
         let vfio = desired.file.vfio.clone().unwrap_or_default();
@@ -241,11 +298,119 @@ pub fn plan_apply(
     plan.extend(runtime);
     plan.extend(commands);
     plan.title = title;
-    if plan.is_empty() && plan.deferred.is_empty() {
+    plan.skipped.extend(skipped);
+    if plan.is_empty() && plan.deferred.is_empty() && plan.skipped.is_empty() {
         plan.notes
             .push("the host already matches the host file".into());
     }
     Ok(plan)
+}
+
+/// Refusals for `[vfio]` entries that select what will not be there after a reboot:
+/// an interface name (it disappears as soon as its device is on vfio-pci, so the next
+/// apply and the boot unit cannot find it), and VFs of a PF whose count the file does
+/// not set (a boot creates no VFs, so the boot unit would have nothing to bind).
+fn lasting_selection_refusals(
+    host: &Host,
+    desired: &Desired,
+    counts: &BTreeMap<PciAddress, (u32, Option<bool>)>,
+) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    for sel in &desired.vfio {
+        if let Selector::Netdev(n) = sel {
+            if let Some(d) = host.devices.iter().find(|d| sel.matches(host, d)) {
+                out.push(Refusal::hard(
+                    Some(d.address),
+                    format!("[vfio] devices: '{n}' is the interface of {}; the name goes away once {} leaves its network driver for vfio-pci, so a later apply and the boot unit could not find it", d.address, d.address),
+                    format!("name it by address: devices = [\"{}\"]", d.address),
+                ));
+            }
+        }
+        if !matches!(
+            sel,
+            Selector::Address(_) | Selector::Netdev(_) | Selector::VfOf(_)
+        ) {
+            continue;
+        }
+        for d in host.devices.iter().filter(|d| sel.matches(host, d)) {
+            let Some(pf) = d.physfn else { continue };
+            if counts.contains_key(&pf) {
+                continue;
+            }
+            let Some(pfd) = host.device(&pf) else {
+                continue;
+            };
+            let name = pfd
+                .netdevs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| pf.to_string());
+            let n = pfd.sriov.as_ref().map(|s| s.num_vfs).unwrap_or(0);
+            let msg = format!(
+                "[vfio] {sel} selects {}, a VF of {pf} ({name}), but the host file does not set {name}'s VF count: after a reboot the VF does not exist and the boot unit cannot bind it",
+                d.address
+            );
+            if out.iter().any(|r: &Refusal| r.message == msg) {
+                continue;
+            }
+            out.push(Refusal::forceable(
+                Some(d.address),
+                msg,
+                format!("add [[sriov]] pf = \"{name}\" vfs = {n} to the host file (--force if something else creates the VFs at boot)"),
+            ));
+        }
+    }
+    out
+}
+
+/// At boot, the devices to bind that can be: a device the safety rules refuse (it
+/// became the default-route NIC...) is skipped and said, not the whole boot's work.
+fn bindable_at_boot(
+    host: &Host,
+    facts: &ChangeFacts,
+    mut devices: Vec<PciAddress>,
+    desired: &Desired,
+    opts: &ApplyOptions,
+    ssh_connection: Option<&str>,
+    skipped: &mut Vec<String>,
+) -> Vec<PciAddress> {
+    // Each round drops the devices refused by name; a refusal naming none drops all.
+    for _ in 0..8 {
+        if devices.is_empty() {
+            break;
+        }
+        let req = BindRequest {
+            devices: devices.clone(),
+            target: BindTarget::Vfio,
+            with_group: desired.file.vfio.as_ref().is_some_and(|v| v.whole_devices),
+            force: opts.force,
+            timeout_secs: opts.timeout_secs,
+        };
+        match plan_bind(host, facts, &req, ssh_connection) {
+            Ok(_) => return devices,
+            Err(ChangeError::Refused(rs)) => {
+                let named: Vec<PciAddress> = rs.iter().filter_map(|r| r.device).collect();
+                for r in &rs {
+                    skipped.push(format!(
+                        "binding {}: {}",
+                        r.device
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "the [vfio] devices".into()),
+                        r.message
+                    ));
+                }
+                if named.is_empty() || rs.iter().any(|r| r.device.is_none()) {
+                    return Vec::new();
+                }
+                devices.retain(|d| !named.contains(d));
+            }
+            Err(e) => {
+                skipped.push(format!("the [vfio] bindings: {e}"));
+                return Vec::new();
+            }
+        }
+    }
+    devices
 }
 
 #[cfg(test)]
@@ -367,6 +532,12 @@ modprobe_ids = true
         );
         assert!(pos("0000:81:00.1/driver_override") < pos("run update-grub"));
         assert!(pos("run update-grub") < pos("run update-initramfs -u"));
+        assert!(
+            p.notes
+                .contains(&"kernel command line: add intel_iommu=on".to_string()),
+            "{:?}",
+            p.notes
+        );
         assert_eq!(p.deferred.len(), 2);
         assert!(
             p.deferred[0].contains("0000:07:10.0, 0000:07:10.4"),
@@ -382,19 +553,115 @@ modprobe_ids = true
     }
 
     #[test]
-    fn selectors_that_match_nothing_are_errors() {
+    fn selectors_that_match_nothing_are_errors_but_skipped_at_boot() {
         let d = parse(b"[vfio]\nids = [\"1234:5678\"]\n", Path::new("h.toml")).unwrap();
-        let e = plan_apply(&host(), &facts(), &d, &opts(true), None).unwrap_err();
+        let e = plan_apply(&host(), &facts(), &d, &opts(false), None).unwrap_err();
         assert!(e.to_string().contains("1234:5678 matches no device"), "{e}");
         let d = parse(
             b"[[sriov]]\npf = \"81:00.0\"\nvfs = 1\n",
             Path::new("h.toml"),
         )
         .unwrap();
-        let e = plan_apply(&host(), &facts(), &d, &opts(true), None).unwrap_err();
+        let e = plan_apply(&host(), &facts(), &d, &opts(false), None).unwrap_err();
         assert!(
             e.to_string().contains("not an SR-IOV physical function"),
             "{e}"
         );
+        // At boot: a NIC gone or renamed skips its entry, and the rest still applies.
+        let d = parse(
+            b"[[sriov]]\npf = \"eno9\"\nvfs = 2\n[[sriov]]\npf = \"eno1\"\nvfs = 2\n[vfio]\ndevices = [\"0000:05:00.0\", \"81:00.0\"]\nwhole_devices = true\n",
+            Path::new("h.toml"),
+        )
+        .unwrap();
+        let p = plan_apply(&host(), &facts(), &d, &opts(true), None).unwrap();
+        assert_eq!(p.skipped.len(), 2, "{:?}", p.skipped);
+        assert!(
+            p.skipped[0].starts_with("[[sriov]] pf = \"eno9\": "),
+            "{:?}",
+            p.skipped
+        );
+        assert!(
+            p.skipped[1].contains("0000:05:00.0 matches no device"),
+            "{:?}",
+            p.skipped
+        );
+        let a: Vec<String> = p.steps.iter().map(|s| describe_action(&s.action)).collect();
+        assert!(
+            a.contains(&"write 2 to sys/bus/pci/devices/0000:06:00.0/sriov_numvfs".to_string()),
+            "{a:#?}"
+        );
+        assert!(
+            a.contains(
+                &"write vfio-pci to sys/bus/pci/devices/0000:81:00.1/driver_override".to_string()
+            ),
+            "{a:#?}"
+        );
+        assert!(p
+            .render_text()
+            .contains("  skipped: [[sriov]] pf = \"eno9\""));
+    }
+
+    #[test]
+    fn vfio_entries_that_would_not_survive_a_reboot_are_refused() {
+        // eno1 has 2 VFs that the host file does not create.
+        let mut h = host();
+        h.devices[0].sriov.as_mut().unwrap().num_vfs = 2;
+        for (i, a) in ["07:10.0", "07:10.4"].iter().enumerate() {
+            let mut vf = PciDevice::new(PciAddress::parse(a).unwrap(), 0x8086, 0x1520, 0x020000);
+            vf.physfn = Some(h.devices[0].address);
+            vf.driver = Some("igbvf".into());
+            vf.netdevs = vec![format!("enp7s16f{}", i * 4)];
+            vf.iommu_group = Some(40 + i as u32);
+            h.devices.push(vf);
+        }
+        h.iommu_groups.clear();
+        h.normalize();
+        let refused = |text: &[u8], force: bool| -> Vec<Refusal> {
+            let d = parse(text, Path::new("h.toml")).unwrap();
+            let o = ApplyOptions {
+                force,
+                ..opts(false)
+            };
+            match plan_apply(&h, &facts(), &d, &o, None) {
+                Err(ChangeError::Refused(r)) => r,
+                Ok(_) => Vec::new(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let r = refused(b"[vfio]\ndevices = [\"07:10.4\"]\n", false);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].message.contains("0000:07:10.4, a VF of 0000:06:00.0 (eno1), but the host file does not set eno1's VF count"), "{r:?}");
+        assert!(
+            r[0].fix.contains("[[sriov]] pf = \"eno1\" vfs = 2"),
+            "{r:?}"
+        );
+        assert!(r[0].forceable);
+        assert_eq!(refused(b"[vfio]\nvfs_of = [\"eno1\"]\n", false).len(), 2);
+        // Setting the count, forcing, or not persisting: accepted.
+        let r = refused(
+            b"[[sriov]]\npf = \"eno1\"\nvfs = 2\n[vfio]\nvfs_of = [\"eno1\"]\n",
+            false,
+        );
+        assert!(r.is_empty(), "{r:?}");
+        assert!(refused(b"[vfio]\nvfs_of = [\"eno1\"]\n", true).is_empty());
+        assert!(refused(
+            b"[vfio]\nvfs_of = [\"eno1\"]\n[persist]\nenabled = false\n",
+            false
+        )
+        .is_empty());
+        // ids select whatever exists at boot: not refused.
+        assert!(refused(b"[vfio]\nids = [\"8086:1520\"]\n", false).is_empty());
+        // An interface name in [vfio] devices: refused even with --force.
+        let r = refused(
+            b"[[sriov]]\npf = \"eno1\"\nvfs = 2\n[vfio]\ndevices = [\"enp7s16f4\"]\n",
+            true,
+        );
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(
+            r[0].message
+                .contains("'enp7s16f4' is the interface of 0000:07:10.4"),
+            "{r:?}"
+        );
+        assert_eq!(r[0].fix, "name it by address: devices = [\"0000:07:10.4\"]");
     }
 }

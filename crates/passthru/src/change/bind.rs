@@ -104,6 +104,9 @@ pub fn plan_bind(
         &leaving,
         ssh_connection,
     ));
+    if req.target == BindTarget::Host {
+        refusals.extend(vfio_claims(host, &set));
+    }
     if !req.target.is_vfio() {
         for a in &set {
             let users = safety::users_of(host, facts, a);
@@ -150,6 +153,62 @@ pub fn plan_bind(
         ));
     }
     Ok(plan)
+}
+
+/// Refusals for devices that vfio-pci claims by id: giving one back to the host
+/// clears its override and probes it again, and vfio-pci, matching its id, takes it
+/// again (the wait would time out and the host never converge). The ids come from
+/// `vfio-pci.ids=` on the running command line, `options vfio-pci ids=` in
+/// modprobe.d, or a runtime `new_id` (a device on vfio-pci with no override).
+fn vfio_claims(host: &Host, set: &[PciAddress]) -> Vec<Refusal> {
+    use crate::checks::config::vfio_ids::{id_matches, id_settings};
+    let settings: Vec<(String, String)> = id_settings(host)
+        .into_iter()
+        .filter(|(place, file, _, _)| file.is_some() || place == "the kernel command line")
+        .map(|(place, _, _, ids)| (place, ids))
+        .collect();
+    let mut out = Vec::new();
+    for d in set.iter().filter_map(|a| host.device(a)) {
+        let on_vfio = d
+            .driver
+            .as_deref()
+            .is_some_and(|x| same_driver(x, "vfio-pci"));
+        let places: Vec<&str> = settings
+            .iter()
+            .filter(|(_, ids)| ids.split(',').any(|i| id_matches(i, d) == Some(true)))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        let remove_id = format!(
+            "`echo '{} {}' > /sys/bus/pci/drivers/vfio-pci/remove_id`",
+            d.vendor_id, d.device_id
+        );
+        let (by, fix) = if !places.is_empty() {
+            (
+                format!("vfio-pci claims {} by id (ids= in {})", d.id_pair(), places.join(", ")),
+                format!("take the id out of {} (then rebuild the initramfs and reboot), and drop it from the running vfio-pci: {remove_id}; then run this again with --force", places.join(" and ")),
+            )
+        } else if on_vfio && d.driver_override.is_none() {
+            (
+                format!(
+                    "{} is on vfio-pci without a driver_override, so vfio-pci claims {} by id (a runtime new_id, or ids= given when it loaded)",
+                    d.address,
+                    d.id_pair()
+                ),
+                format!("drop the id from vfio-pci: {remove_id} (and from whatever sets it at boot); then run this again with --force"),
+            )
+        } else {
+            continue;
+        };
+        out.push(Refusal::forceable(
+            Some(d.address),
+            format!(
+                "{by}: given back to the host, {} would be probed and taken by vfio-pci again",
+                d.address
+            ),
+            fix,
+        ));
+    }
+    out
 }
 
 /// Whether a device is already where the target wants it (driver and override).

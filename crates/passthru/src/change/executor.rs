@@ -28,6 +28,7 @@ use crate::host::change_facts::ChangeFacts;
 use crate::host::model::Host;
 use crate::host::root::Root;
 use crate::host::sources::change_facts::{read_change_facts, TOOL_DIRS};
+use crate::host::sources::journal::read_boot_id;
 use crate::host::sources::sysfs::{read_open_root, ReadOptions};
 use crate::pci::PciAddress;
 use serde::Serialize;
@@ -302,6 +303,7 @@ impl Executor {
             devices_before: Vec::new(),
             steps: Vec::new(),
             rollback: None,
+            boot_id: read_boot_id(&self.reader),
         };
         self.save(&cs)?;
         Ok(cs)
@@ -941,6 +943,7 @@ impl Executor {
                     force: true,
                     timeout_secs: self.timeout_secs,
                     commands: round == 0,
+                    boot_id: None,
                 },
             ) {
                 Ok(p) => p,
@@ -962,6 +965,7 @@ impl Executor {
                 devices_before: Vec::new(),
                 steps: Vec::new(),
                 rollback: None,
+                boot_id: None,
             };
             for st in &plan.steps {
                 let text = describe_action(&st.action);
@@ -1000,6 +1004,7 @@ impl Executor {
                     force: true,
                     timeout_secs: self.timeout_secs,
                     commands: false,
+                    boot_id: None,
                 },
             )
             .ok()
@@ -1180,6 +1185,7 @@ impl Executor {
             devices_before: Vec::new(),
             steps: Vec::new(),
             rollback: None,
+            boot_id: None,
         };
         self.converged(&cs, expect)
     }
@@ -1466,6 +1472,7 @@ mod tests {
                 force: false,
                 timeout_secs: 5,
                 commands: true,
+                boot_id: None,
             },
         )
         .unwrap();

@@ -177,6 +177,10 @@ pub struct ChangeSet {
     /// What the rollback did, if a step failed.
     #[serde(default)]
     pub rollback: Option<RollbackRecord>,
+    /// The boot it was made in (`proc/sys/kernel/random/boot_id`): runtime state
+    /// (VF counts, bindings) of an earlier boot is not put back by undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
 }
 
 impl ChangeSet {
@@ -257,6 +261,9 @@ pub struct UndoOptions {
     pub timeout_secs: u64,
     /// Include the commands to re-run (first round only).
     pub commands: bool,
+    /// The running boot's id: when the change set was made in another boot, its
+    /// runtime changes ended with that boot and only its files are put back.
+    pub boot_id: Option<String>,
 }
 
 /// Plans putting the host back as it was before a change set: files byte for byte,
@@ -338,9 +345,18 @@ pub fn plan_undo(
     }
     enforce(refusals, opts.force, &mut plan.warnings)?;
 
-    // Devices: the first recorded state of each.
+    // Devices: the first recorded state of each, unless the host has booted since:
+    // a boot already reset VF counts, overrides and bindings, and writing back the
+    // state of a past boot would be a change of its own.
+    let rebooted = matches!((&cs.boot_id, &opts.boot_id), (Some(then), Some(now)) if then != now);
+    if rebooted && !cs.devices_before.is_empty() {
+        plan.notes.push(format!(
+            "the host has booted since change set {}: its runtime changes (VF counts, drivers) ended with that boot and are not put back; its files are",
+            cs.id
+        ));
+    }
     let mut before: Vec<&DeviceState> = Vec::new();
-    for d in &cs.devices_before {
+    for d in cs.devices_before.iter().filter(|_| !rebooted) {
         if !before.iter().any(|b| b.address == d.address) {
             before.push(d);
         }
@@ -602,6 +618,7 @@ mod tests {
                 },
             ],
             rollback: None,
+            boot_id: None,
         }
     }
 
@@ -634,6 +651,7 @@ mod tests {
             force: false,
             timeout_secs: 5,
             commands: true,
+            boot_id: None,
         };
         let p = plan_undo(&cs(), &host, &now, &opts).unwrap();
         let a: Vec<String> = p.steps.iter().map(|s| describe_action(&s.action)).collect();
@@ -673,6 +691,74 @@ mod tests {
             }
         )
         .is_ok());
+    }
+
+    #[test]
+    fn after_a_reboot_only_files_are_put_back() {
+        // The host booted since: eno1 is back at 0 VFs and the GPU on nouveau with no
+        // override; the change set's own "before" (2 VFs) belongs to the past boot.
+        let mut gpu = PciDevice::new(
+            PciAddress::parse("81:00.0").unwrap(),
+            0x10de,
+            0x1b80,
+            0x030000,
+        );
+        gpu.driver = Some("vfio-pci".into());
+        let mut host = Host {
+            devices: vec![pf(0), gpu],
+            ..Host::default()
+        };
+        host.normalize();
+        let now = TouchedNow {
+            files: [
+                ("etc/default/grub".to_string(), Some(FileDigest::of(b"new"))),
+                (
+                    "etc/passthru/host.toml".to_string(),
+                    Some(FileDigest::of(b"x")),
+                ),
+            ]
+            .into(),
+        };
+        let mut c = cs();
+        c.boot_id = Some("6f1c-boot-1".into());
+        let opts = |boot: Option<&str>| UndoOptions {
+            force: false,
+            timeout_secs: 5,
+            commands: true,
+            boot_id: boot.map(str::to_string),
+        };
+        let actions = |p: &Plan| -> Vec<String> {
+            p.steps.iter().map(|s| describe_action(&s.action)).collect()
+        };
+        let p = plan_undo(&c, &host, &now, &opts(Some("9a2e-boot-2"))).unwrap();
+        let a = actions(&p);
+        assert!(a.iter().all(|x| !x.contains("sys/bus/pci")), "{a:#?}");
+        assert_eq!(
+            a.first().map(String::as_str),
+            Some("delete etc/passthru/host.toml")
+        );
+        assert_eq!(a.last().map(String::as_str), Some("run update-grub"));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("has booted since change set 20261121-071659")),
+            "{:?}",
+            p.notes
+        );
+        // Same boot, or a boot id unknown on either side: the runtime state is put back.
+        for (then, now_id) in [
+            (Some("6f1c-boot-1"), Some("6f1c-boot-1")),
+            (None, Some("x")),
+            (Some("x"), None),
+        ] {
+            c.boot_id = then.map(str::to_string);
+            let a = actions(&plan_undo(&c, &host, &now, &opts(now_id)).unwrap());
+            assert!(
+                a.iter()
+                    .any(|x| x == "write 2 to sys/bus/pci/devices/0000:06:00.0/sriov_numvfs"),
+                "{then:?} {now_id:?}: {a:#?}"
+            );
+        }
     }
 
     #[test]

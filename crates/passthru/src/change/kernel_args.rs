@@ -99,9 +99,21 @@ pub fn desired_args(
     }
     // An argument asked for explicitly is never also removed.
     remove.retain(|r| !add.iter().any(|a| removes(r, a)));
-    add.dedup();
-    remove.dedup();
+    dedup_keep_order(&mut add);
+    dedup_keep_order(&mut remove);
     Ok(DesiredArgs { add, remove, notes })
+}
+
+fn dedup_keep_order(v: &mut Vec<String>) {
+    let mut seen: Vec<String> = Vec::new();
+    v.retain(|x| {
+        if seen.contains(x) {
+            false
+        } else {
+            seen.push(x.clone());
+            true
+        }
+    });
 }
 
 /// Whether a removal pattern matches an argument: `key` matches `key` and `key=...`;
@@ -322,9 +334,13 @@ pub fn plan_kernel_args(
         ));
     }
     let DesiredArgs { add, remove, notes } = desired_args(facts.cpu_vendor, req)?;
-    let mut plan = Plan::new(describe_change(&add, &remove));
-    plan.notes.extend(notes);
     let method = boot_method(facts)?;
+    let mut plan = Plan::new(describe_change(
+        &add,
+        &remove,
+        configured_args(facts, &method).as_deref(),
+    ));
+    plan.notes.extend(notes);
     match &method {
         BootMethod::Grubby => grubby_steps(&mut plan, facts, &add, &remove),
         BootMethod::GrubDefault { file, regen } => {
@@ -350,7 +366,70 @@ pub fn plan_kernel_args(
     Ok(plan)
 }
 
-fn describe_change(add: &[String], remove: &[String]) -> String {
+/// The arguments the boot configuration holds now (every word of the places the
+/// method edits), or `None` when they cannot be read (grubby without entries).
+fn configured_args(facts: &ChangeFacts, method: &BootMethod) -> Option<Vec<String>> {
+    let texts: Vec<String> = match method {
+        BootMethod::Grubby => {
+            let mut v: Vec<String> = facts
+                .bls_entries
+                .iter()
+                .filter_map(|p| facts.file(p))
+                .flat_map(|f| {
+                    f.text
+                        .lines()
+                        .filter_map(|l| l.trim().strip_prefix("options").map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            if v.is_empty() {
+                v.extend(
+                    ["etc/default/grub", "etc/sysconfig/grub"]
+                        .iter()
+                        .filter_map(|f| facts.file(f))
+                        .find_map(|f| find_var(&f.text, "GRUB_CMDLINE_LINUX"))
+                        .map(|v| v.value),
+                );
+            }
+            v
+        }
+        BootMethod::GrubDefault { file, .. } => {
+            let f = facts.file(file)?;
+            ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"]
+                .iter()
+                .filter_map(|v| find_var(&f.text, v).map(|x| x.value))
+                .collect()
+        }
+        BootMethod::KernelCmdline { .. } => vec![facts.file("etc/kernel/cmdline")?.text.clone()],
+    };
+    if texts.is_empty() && matches!(method, BootMethod::Grubby) {
+        return None;
+    }
+    Some(
+        texts
+            .iter()
+            .flat_map(|t| t.split_whitespace().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// The title of a kernel-args plan: what changes in the boot configuration (the
+/// arguments it lacks, the words it holds that go), or every pattern when it cannot
+/// be read.
+fn describe_change(add: &[String], remove: &[String], configured: Option<&[String]>) -> String {
+    let (add, remove): (Vec<String>, Vec<String>) = match configured {
+        Some(words) => {
+            let add = add.iter().filter(|a| !words.contains(a)).cloned().collect();
+            let mut gone: Vec<String> = words
+                .iter()
+                .filter(|w| remove.iter().any(|r| removes(r, w)))
+                .cloned()
+                .collect();
+            dedup_keep_order(&mut gone);
+            (add, gone)
+        }
+        None => (add.to_vec(), remove.to_vec()),
+    };
     let mut parts = Vec::new();
     if !add.is_empty() {
         parts.push(format!("add {}", add.join(" ")));
@@ -359,7 +438,7 @@ fn describe_change(add: &[String], remove: &[String]) -> String {
         parts.push(format!("remove {}", remove.join(" ")));
     }
     if parts.is_empty() {
-        "kernel command line: nothing to change".into()
+        "kernel command line: the boot configuration already has what is asked".into()
     } else {
         format!("kernel command line: {}", parts.join(", "))
     }
@@ -654,6 +733,40 @@ mod tests {
             );
             assert!(p.reboot_required);
         }
+    }
+
+    #[test]
+    fn the_title_names_what_changes_in_the_boot_configuration() {
+        let h = Host::default();
+        // --iommu --pt --remove rhgb on the seed's grub: intel_iommu=off, iommu=off
+        // and iommu=nopt are removal patterns, not words this file holds.
+        let req = KernelArgsRequest {
+            iommu: true,
+            pt: true,
+            add: vec!["pci=realloc".into()],
+            remove: vec!["rhgb".into()],
+        };
+        let p = plan_kernel_args(&h, &rhel7(false), &req).unwrap();
+        assert_eq!(
+            p.title,
+            "kernel command line: add intel_iommu=on iommu=pt pci=realloc, remove rhgb"
+        );
+        // Patterns are deduplicated (iommu=off comes from --iommu and --pt).
+        let d = desired_args(CpuVendor::Intel, &req).unwrap();
+        assert_eq!(
+            d.remove,
+            ["intel_iommu=off", "iommu=off", "iommu=nopt", "rhgb"]
+        );
+        // Configured already (a reboot pending): the title says so.
+        let mut f = rhel7(false);
+        let t = RHEL_GRUB.replace("quiet\"", "quiet intel_iommu=on\"");
+        f.files
+            .insert("etc/default/grub".into(), fact(&t, "etc/default/grub"));
+        let p = plan_kernel_args(&h, &f, &intel_iommu()).unwrap();
+        assert_eq!(
+            p.title,
+            "kernel command line: the boot configuration already has what is asked"
+        );
     }
 
     #[test]

@@ -9,10 +9,13 @@
 //! nova-compute (so they never see a host without its VFs, a classic cause of "VFs
 //! gone after reboot", anchors §3.2).
 
+use crate::change::hostfile::Desired;
 use crate::change::plan::{
     Action, Command, Contents, Expect, FileDigest, Plan, Precondition, UndoCommand,
 };
 use crate::host::change_facts::ChangeFacts;
+use crate::host::model::{Host, PciDevice};
+use crate::pci::PciAddress;
 
 /// The installed host file.
 pub const HOST_FILE: &str = "etc/passthru/host.toml";
@@ -337,6 +340,93 @@ pub fn plan_boot_config(
     }
     // Commands run last in a change set (see apply); move them after file writes.
     Ok(plan)
+}
+
+/// Says in a `vfs` plan whether the new count outlives the next boot: VF counts are
+/// runtime state, and "VFs gone after reboot" is the classic surprise (anchors §3.2).
+/// `installed` is the host file under `etc/passthru/`, which the boot unit applies.
+pub fn after_reboot_vfs(
+    host: &Host,
+    installed: Option<&Desired>,
+    pf: &PciDevice,
+    count: u32,
+    plan: &mut Plan,
+) {
+    if plan.is_empty() {
+        return;
+    }
+    let name = pf
+        .netdevs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| pf.address.to_string());
+    let asked = installed.and_then(|d| {
+        d.sriov
+            .iter()
+            .find(|(sel, _, _)| sel.matches(host, pf))
+            .map(|(_, n, _)| *n)
+    });
+    match asked {
+        Some(n) if n == count => plan.notes.push(format!(
+            "/{HOST_FILE} also asks for {n} VFs on {name}: the boot unit creates them at every boot"
+        )),
+        Some(n) => plan.warnings.push(format!(
+            "/{HOST_FILE} asks for {n} VFs on {name}: the boot unit puts {n} back at the next boot; to keep {count}, change it there and run `passthru apply /{HOST_FILE}`"
+        )),
+        None if count == 0 => {}
+        None => plan.notes.push(format!(
+            "VF counts are runtime state: after a reboot {name} has no VFs again; to keep {count}, put `[[sriov]] pf = \"{name}\" vfs = {count}` in a host file and `passthru apply` it (docs/host-file.md)"
+        )),
+    }
+}
+
+/// Says in a `bind` plan whether the new drivers outlive the next boot (overrides
+/// and bindings are runtime state), and warns when the installed host file will bind
+/// a device back to vfio-pci.
+pub fn after_reboot_bind(
+    host: &Host,
+    installed: Option<&Desired>,
+    devices: &[PciAddress],
+    to_vfio: bool,
+    plan: &mut Plan,
+) {
+    if plan.is_empty() {
+        return;
+    }
+    let selected =
+        |d: &PciDevice| installed.is_some_and(|f| f.vfio.iter().any(|sel| sel.matches(host, d)));
+    let mut lost = Vec::new();
+    for d in devices.iter().filter_map(|a| host.device(a)) {
+        match (to_vfio, selected(d)) {
+            (true, true) => {}
+            (false, true) => plan.warnings.push(format!(
+                "/{HOST_FILE} binds {} to vfio-pci: the boot unit takes it back at the next boot; to keep this, remove it there and run `passthru apply /{HOST_FILE}`",
+                d.address
+            )),
+            (_, false) => lost.push(d.address.to_string()),
+        }
+    }
+    if lost.is_empty() {
+        return;
+    }
+    let one = lost.len() == 1;
+    if to_vfio {
+        plan.notes.push(format!(
+            "drivers and driver_override are runtime state: after a reboot {} {} back to {} host driver; to keep {} on vfio-pci, put `[vfio] devices = [\"{}\"]` in a host file and `passthru apply` it (docs/host-file.md)",
+            lost.join(", "),
+            if one { "goes" } else { "go" },
+            if one { "its" } else { "their" },
+            if one { "it" } else { "them" },
+            lost.join("\", \"")
+        ));
+    } else {
+        plan.notes.push(format!(
+            "drivers and driver_override are runtime state: after a reboot {} {} the driver the boot gives {}",
+            lost.join(", "),
+            if one { "gets" } else { "get" },
+            if one { "it" } else { "them" },
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -345,6 +345,11 @@ pub struct Plan {
     /// Work that can only be planned once this plan has run (bindings of VFs that do
     /// not exist yet); the command plans it again from fresh facts.
     pub deferred: Vec<String>,
+    /// Parts of the desired state left out, and why (at boot, a host file entry that
+    /// matches nothing is skipped so the rest still applies). A change that skipped
+    /// something exits 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl Plan {
@@ -389,6 +394,7 @@ impl Plan {
         self.warnings.extend(other.warnings);
         self.reboot_required |= other.reboot_required;
         self.deferred.extend(other.deferred);
+        self.skipped.extend(other.skipped);
     }
 
     /// The plan as text for people, numbered steps with their reasons.
@@ -397,6 +403,9 @@ impl Plan {
         let _ = writeln!(s, "Plan: {}", self.title);
         for w in &self.warnings {
             let _ = writeln!(s, "  warning: {w}");
+        }
+        for k in &self.skipped {
+            let _ = writeln!(s, "  skipped: {k}");
         }
         if self.steps.is_empty() {
             let _ = writeln!(s, "  nothing to do: the host is already as asked");

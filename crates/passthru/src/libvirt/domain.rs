@@ -4,7 +4,7 @@
 //! `<numatune>`, and nova's metadata (instance name, flavor).
 
 use crate::libvirt::cpuset::{CpuSet, CpuSetError};
-use crate::pci::{AddressError, PciAddress};
+use crate::pci::PciAddress;
 use serde::Serialize;
 
 /// The namespace prefix nova writes its metadata under (`.../nova/1.0`, `1.1`, ...).
@@ -46,15 +46,18 @@ pub enum DomainError {
         missing: &'static str,
     },
     /// A PCI address attribute libvirt would refuse.
-    #[error("{source_name}:{line}: {source}")]
+    #[error("{source_name}:{line}: <address {attribute}='{value}'>: {reason}")]
     Address {
         /// File name or `virsh dumpxml NAME`.
         source_name: String,
         /// 1-based line of the `<address>`.
         line: u32,
-        /// The address error.
-        #[source]
-        source: AddressError,
+        /// The attribute (`domain`, `bus`, `slot`, `function`).
+        attribute: &'static str,
+        /// Its text.
+        value: String,
+        /// Why libvirt refuses it, in libvirt's terms.
+        reason: String,
     },
     /// A CPU list libvirt would refuse.
     #[error("{source_name}:{line}: <{element}> {source}")]
@@ -202,6 +205,10 @@ pub struct AssignedDevice {
     /// Whether some address attribute was absent (libvirt reads it as 0, so a bare
     /// `<source/>` means 0000:00:00.0, the host bridge).
     pub partial_address: bool,
+    /// Source address attributes written with a leading 0 that libvirt reads as octal
+    /// to another value than the decimal reading (`bus='010'` is bus 8), as
+    /// `bus='010'`.
+    pub octal_attributes: Vec<String>,
     /// `managed='yes'`: libvirt detaches the device to vfio-pci at start. The
     /// default is `no`.
     pub managed: bool,
@@ -286,7 +293,11 @@ pub fn parse_domain(xml: &str, source_name: &str) -> Result<Domain, DomainError>
             source_name: source_name.to_string(),
             line: pos.row,
             column: pos.col,
-            message: e.to_string(),
+            // roxmltree ends its message with the position, which the error leads with.
+            message: e
+                .to_string()
+                .trim_end_matches(&format!(" at {}:{}", pos.row, pos.col))
+                .to_string(),
         }
     })?;
     let cx = Ctx {
@@ -425,6 +436,67 @@ fn parse_nova(cx: &Ctx, inst: roxmltree::Node) -> Result<NovaMetadata, DomainErr
     Ok(m)
 }
 
+/// How libvirt reads a number attribute (`virStrToLong_uip`: C's `strtoul` with base
+/// 0, the whole text consumed): leading blanks and a `+` are allowed, `0x`/`0X` starts
+/// hexadecimal, a leading `0` octal, anything else is decimal; nothing may follow the
+/// digits. `None` where libvirt says "Expected non-negative integer value".
+pub fn libvirt_uint(v: &str) -> Option<u64> {
+    let t = v.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    // libvirt stores an unsigned int: more is an error too.
+    u64::from_str_radix(digits, radix)
+        .ok()
+        .filter(|n| *n <= u64::from(u32::MAX))
+}
+
+/// A `<source><address>`'s host PCI address exactly as libvirt reads it
+/// (`virPCIDeviceAddressParseXML`): each attribute by [`libvirt_uint`], a missing one
+/// as 0, then bus at most 0xff, slot 0x1f, function 7 (the domain may be any unsigned
+/// int). Errors name the attribute and say why, in libvirt's terms.
+pub fn read_source_address<'v>(
+    attr: impl Fn(&str) -> Option<&'v str>,
+) -> Result<PciAddress, (&'static str, String)> {
+    let mut n = [0u32; 4];
+    for (i, (name, max)) in [
+        ("domain", u64::from(u32::MAX)),
+        ("bus", 0xff),
+        ("slot", 0x1f),
+        ("function", 7),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(v) = attr(name) else { continue };
+        let x = libvirt_uint(v).ok_or((
+            name,
+            "not a number libvirt reads: decimal (7) or hexadecimal with 0x (0x07); a leading 0 means octal".to_string(),
+        ))?;
+        if x > max {
+            return Err((
+                name,
+                format!("out of range; libvirt allows at most {max:#x}"),
+            ));
+        }
+        n[i] = x as u32;
+    }
+    Ok(PciAddress {
+        domain: n[0],
+        bus: n[1] as u8,
+        slot: n[2] as u8,
+        function: n[3] as u8,
+    })
+}
+
 fn parse_assigned(
     cx: &Ctx,
     n: roxmltree::Node,
@@ -445,18 +517,24 @@ fn parse_assigned(
     let partial = ["domain", "bus", "slot", "function"]
         .iter()
         .any(|a| attr(a).is_none());
-    // libvirt reads a missing attribute as 0.
-    let address = PciAddress::from_libvirt_attrs(
-        attr("domain").unwrap_or("0"),
-        attr("bus").unwrap_or("0"),
-        attr("slot").unwrap_or("0"),
-        attr("function").unwrap_or("0"),
-    )
-    .map_err(|source| DomainError::Address {
-        source_name: cx.source_name.to_string(),
-        line: cx.line(addr_node.unwrap_or(src)),
-        source,
-    })?;
+    let address =
+        read_source_address(attr).map_err(|(attribute, reason)| DomainError::Address {
+            source_name: cx.source_name.to_string(),
+            line: cx.line(addr_node.unwrap_or(src)),
+            attribute,
+            value: attr(attribute).unwrap_or("").to_string(),
+            reason,
+        })?;
+    // A leading 0 makes libvirt read octal: bus='010' is bus 8, not 10.
+    let octal: Vec<String> = ["domain", "bus", "slot", "function"]
+        .iter()
+        .filter_map(|a| {
+            let v = attr(a)?;
+            let oct = libvirt_uint(v)?;
+            let dec: u64 = v.trim().trim_start_matches('+').parse().ok()?;
+            (oct != dec).then(|| format!("{a}='{v}'"))
+        })
+        .collect();
     let mut vlans = Vec::new();
     if let Some(v) = child(n, "vlan") {
         for t in children(v, "tag") {
@@ -469,6 +547,7 @@ fn parse_assigned(
         kind,
         address,
         partial_address: partial,
+        octal_attributes: octal,
         managed: n.attribute("managed") == Some("yes"),
         driver: child(n, "driver")
             .and_then(|d| d.attribute("name"))
@@ -566,6 +645,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn numbers_as_libvirt_reads_them() {
+        for (v, want) in [
+            ("7", Some(7)),
+            ("0x07", Some(7)),
+            ("0X1f", Some(31)),
+            ("010", Some(8)),
+            ("07", Some(7)),
+            ("0", Some(0)),
+            (" +7", Some(7)),
+            ("08", None),
+            ("0x", None),
+            ("7 ", None),
+            ("-1", None),
+            ("", None),
+            ("0a", None),
+            ("4294967295", Some(4_294_967_295)),
+            ("4294967296", None),
+        ] {
+            assert_eq!(libvirt_uint(v), want, "{v:?}");
+        }
+    }
+
+    #[test]
     fn bad_input_names_the_place() {
         let e = parse_domain("<domain><name>x</name>", "a.xml")
             .unwrap_err()
@@ -575,7 +677,32 @@ pub(crate) mod tests {
         assert!(e.contains("<network>") && e.contains("not <domain>"), "{e}");
         let xml = "<domain>\n<name>x</name>\n<devices>\n<hostdev mode='subsystem' type='pci'>\n<source><address domain='0' bus='0x07' slot='0x20' function='0'/></source></hostdev></devices></domain>";
         let e = parse_domain(xml, "c.xml").unwrap_err().to_string();
-        assert!(e.starts_with("c.xml:5:") && e.contains("slot"), "{e}");
+        assert_eq!(
+            e,
+            "c.xml:5: <address slot='0x20'>: out of range; libvirt allows at most 0x1f"
+        );
+        // libvirt reads hex only with 0x: bus='0a' is refused, and the message says so.
+        let e = parse_domain(
+            &xml.replace("bus='0x07' slot='0x20'", "bus='0a' slot='1'"),
+            "c.xml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "c.xml:5: <address bus='0a'>: not a number libvirt reads: decimal (7) or hexadecimal with 0x (0x07); a leading 0 means octal"
+        );
+        // One message, the position once.
+        let e = parse_domain(
+            "<domain>\n<name>x</name>\n<devices></device>\n</domain>",
+            "m.xml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "m.xml:3:10: not well-formed XML: expected 'devices' tag, not 'device'"
+        );
         let xml = "<domain><name>x</name><devices><hostdev mode='subsystem' type='pci'/></devices></domain>";
         let e = parse_domain(xml, "d.xml").unwrap_err().to_string();
         assert!(e.contains("<hostdev> has no <source>"), "{e}");

@@ -171,6 +171,22 @@ pub fn render_devices(
         .collect()
 }
 
+/// Checks that every device can go to a guest, the devices being given together (so
+/// they may share a group): each device's warnings, or the first refusal. The check
+/// behind `render libvirt`, also used by the OpenNebula and qemu.conf renderers, so
+/// none of them renders a device no guest can get.
+pub fn check_all_assignable(
+    host: &Host,
+    devices: &[&PciDevice],
+    opts: &HostdevOptions,
+) -> Result<Vec<(PciAddress, Vec<String>)>, RenderError> {
+    let together: Vec<PciAddress> = devices.iter().map(|d| d.address).collect();
+    devices
+        .iter()
+        .map(|d| Ok((d.address, check_assignable(host, d, &together, opts)?)))
+        .collect()
+}
+
 /// Whether a device can be given to a guest, with `together` the devices given in
 /// the same breath (they may share a group). Returns warnings, or the refusal.
 pub fn check_assignable(

@@ -44,18 +44,19 @@ impl Deref for Finding {
 fn meta(id: &str) -> (Section, &'static str, &'static str) {
     const NUMA_WHY: &str = "DMA and interrupts that cross the socket interconnect cost latency and bandwidth on every packet or frame";
     match id {
-        "libvirt.guest.devices" => (Section::Configuration, "guest has host PCI devices", "a guest without a hostdev has only emulated or paravirtual devices"),
-        "libvirt.device.address" => (Section::Devices, "hostdev source address complete", "libvirt reads a missing attribute as 0, which may name another device than meant"),
-        "libvirt.device.present" => (Section::Devices, "assigned device exists on the host", "libvirt refuses to start a guest whose hostdev names no device"),
-        "libvirt.device.interface" => (Section::Devices, "interface type='hostdev' is a VF", "libvirt sets MAC and VLAN through the PF, which only VFs have"),
-        "libvirt.device.backend" => (Section::Devices, "hostdev uses VFIO", "legacy KVM device assignment is gone from current kernels and QEMU"),
-        "libvirt.device.driver" => (Section::Devices, "device on vfio-pci or managed by libvirt", "QEMU reaches the device through VFIO: vfio-pci must hold it while the guest runs"),
-        "libvirt.device.group" => (Section::Devices, "IOMMU group owned by the guest or vfio", "VFIO hands out whole IOMMU groups; a member held by a host driver makes the group unusable"),
-        "libvirt.device.numa-cpu" => (Section::Devices, "vCPUs on the device's NUMA node", NUMA_WHY),
-        "libvirt.device.numa-memory" => (Section::Devices, "guest memory on the device's NUMA node", NUMA_WHY),
-        "libvirt.guest.expect" => (Section::Configuration, "guest holds the devices its flavor asks for", "nova claims exactly what the flavor's pci_passthrough:alias asks for"),
-        "libvirt.conflict.device" => (Section::Configuration, "device given to one guest only", "one device can be held by one guest at a time"),
-        "libvirt.conflict.group" => (Section::Configuration, "IOMMU group given to one guest only", "VFIO attaches a whole group to one guest"),
+        "libvirt.guest.devices" => (Section::Configuration, "for host PCI devices in the guest", "a guest without a hostdev has only emulated or paravirtual devices"),
+        "libvirt.device.address" => (Section::Devices, "source address", "libvirt reads a missing attribute as 0, which may name another device than meant"),
+        "libvirt.device.present" => (Section::Devices, "exists on the host", "libvirt refuses to start a guest whose hostdev names no device"),
+        "libvirt.device.assignable" => (Section::Devices, "can go to a guest", "a bridge carries other devices' traffic, and detaching a PF from its driver removes its VFs"),
+        "libvirt.device.interface" => (Section::Devices, "is a VF (interface type='hostdev')", "libvirt sets MAC and VLAN through the PF, which only VFs have"),
+        "libvirt.device.backend" => (Section::Devices, "uses VFIO", "legacy KVM device assignment is gone from current kernels and QEMU"),
+        "libvirt.device.driver" => (Section::Devices, "driver (vfio-pci or managed)", "QEMU reaches the device through VFIO: vfio-pci must hold it while the guest runs"),
+        "libvirt.device.group" => (Section::Devices, "IOMMU group ownership", "VFIO hands out whole IOMMU groups; a member held by a host driver makes the group unusable"),
+        "libvirt.device.numa-cpu" => (Section::Devices, "NUMA node vs vCPUs", NUMA_WHY),
+        "libvirt.device.numa-memory" => (Section::Devices, "NUMA node vs guest memory", NUMA_WHY),
+        "libvirt.guest.expect" => (Section::Configuration, "for the devices the flavor asks for", "nova claims exactly what the flavor's pci_passthrough:alias asks for"),
+        "libvirt.conflict.device" => (Section::Configuration, "that no device is given to two guests", "one device can be held by one guest at a time"),
+        "libvirt.conflict.group" => (Section::Configuration, "that no IOMMU group is split between guests", "VFIO attaches a whole group to one guest"),
         _ => (Section::Devices, "libvirt guest", ""),
     }
 }
@@ -425,6 +426,20 @@ fn check_device(
             Some(format!("write all four attributes: <address {}/>", crate::libvirt::address_attrs(&addr))),
         );
     }
+    if !a.octal_attributes.is_empty() {
+        out.add(
+            "libvirt.device.address",
+            Severity::Warn,
+            Some(addr),
+            format!(
+                "{} at line {} writes {} with a leading 0, which libvirt reads as octal: it means {addr}",
+                element_name(a),
+                a.line,
+                a.octal_attributes.join(", ")
+            ),
+            Some(format!("write the address in hex, as libvirt prints it: <address {}/>", crate::libvirt::address_attrs(&addr))),
+        );
+    }
     let Some(d) = d else {
         out.add(
             "libvirt.device.present",
@@ -446,9 +461,12 @@ fn check_device(
         "libvirt.device.present",
         Severity::Pass,
         Some(addr),
-        format!("{addr} is {}", describe(host, d)),
+        present_message(d),
         None,
     );
+    if !check_assignable(dom, d, out) {
+        return;
+    }
     if a.kind == AssignmentKind::Interface && !d.is_vf() {
         out.add(
             "libvirt.device.interface",
@@ -461,6 +479,71 @@ fn check_device(
     check_driver(dom, a, d, out);
     check_group(host, dom, a, d, assigned, out);
     check_numa(host, dom, d, vcpu_cpus, out);
+}
+
+/// A bridge or a PF whose VFs are enabled cannot go to a guest: the first carries
+/// other devices, detaching the second removes its VFs. Returns whether the device
+/// can go (and the other checks mean anything).
+fn check_assignable(dom: &Domain, d: &PciDevice, out: &mut Out) -> bool {
+    let addr = d.address;
+    if d.is_bridge() {
+        out.add(
+            "libvirt.device.assignable",
+            Severity::Fail,
+            Some(addr),
+            format!(
+                "{addr} is a bridge ({}): no guest can have it (a source address with missing attributes often lands on 0000:00:00.0, the host bridge)",
+                d.class_label()
+            ),
+            Some(format!(
+                "correct the address to the endpoint device meant (virsh edit {})",
+                dom.name
+            )),
+        );
+        return false;
+    }
+    let enabled = d
+        .sriov
+        .as_ref()
+        .map(|sr| sr.num_vfs.max(d.virtfns.len() as u32))
+        .unwrap_or(0);
+    if enabled > 0 && !d.on_vfio() {
+        let vf = d
+            .virtfns
+            .first()
+            .map(|v| format!(" (e.g. {v})"))
+            .unwrap_or_default();
+        out.add(
+            "libvirt.device.assignable",
+            Severity::Fail,
+            Some(addr),
+            format!(
+                "{addr} is an SR-IOV PF with {enabled} VF(s) enabled, on {}: giving it to the guest detaches that driver, which removes the VFs (and any guest's VF with them)",
+                d.driver.as_deref().unwrap_or("no driver")
+            ),
+            Some(format!(
+                "give the guest a VF{vf} instead, or set the PF's VFs to 0 first (passthru vfs {addr} 0)"
+            )),
+        );
+        return false;
+    }
+    true
+}
+
+/// What the host says about a present device, beyond what it is (the report's device
+/// line and `description` say that): its driver, IOMMU group and NUMA node.
+fn present_message(d: &PciDevice) -> String {
+    let mut parts = vec![format!(
+        "bound to {}",
+        d.driver.as_deref().unwrap_or("no driver")
+    )];
+    if let Some(g) = d.iommu_group {
+        parts.push(format!("IOMMU group {g}"));
+    }
+    if let Some(n) = d.numa_node {
+        parts.push(format!("NUMA node {n}"));
+    }
+    format!("present: {}", parts.join(", "))
 }
 
 fn check_driver(dom: &Domain, a: &AssignedDevice, d: &PciDevice, out: &mut Out) {
@@ -845,7 +928,12 @@ fn conflicts(host: &Host, doms: &[Domain]) -> Vec<Finding> {
         let mut seen = BTreeSet::new();
         for a in &d.devices {
             if seen.insert(a.address) {
-                by_dev.entry(a.address).or_default().push(d);
+                let holders = by_dev.entry(a.address).or_default();
+                // libvirt names are unique: the same name twice (a file and the
+                // running domain, two versions of one XML) is one guest, not two.
+                if !holders.iter().any(|h| h.name == d.name) {
+                    holders.push(d);
+                }
             } else {
                 out.push(finding(
                     "libvirt.conflict.device",
@@ -865,11 +953,15 @@ fn conflicts(host: &Host, doms: &[Domain]) -> Vec<Finding> {
         let names: Vec<String> = ds
             .iter()
             .map(|d| {
-                format!(
-                    "{}{}",
-                    d.display_name(),
-                    if d.running() { " (running)" } else { "" }
-                )
+                let mut notes: Vec<&str> = d
+                    .nova
+                    .as_ref()
+                    .and_then(|n| n.name.as_deref())
+                    .filter(|n| *n != d.name)
+                    .into_iter()
+                    .collect();
+                notes.push(if d.running() { "running" } else { "shut off" });
+                format!("{} ({})", d.name, notes.join(", "))
             })
             .collect();
         out.push(finding(
@@ -1100,10 +1192,18 @@ pub(crate) mod tests {
             .findings()
             .find(|f| f.id == "libvirt.device.present")
             .unwrap();
+        assert_eq!(
+            present.message,
+            "present: bound to vfio-pci, IOMMU group 40, NUMA node 0"
+        );
         assert!(
-            present.message.contains("VF 1 of 0000:06:00.3 (eno4)"),
-            "{}",
-            present.message
+            r.guests[0].devices[0]
+                .description
+                .as_deref()
+                .unwrap()
+                .contains("VF 1 of 0000:06:00.3 (eno4)"),
+            "{:?}",
+            r.guests[0].devices[0].description
         );
         let numa = r
             .findings()
@@ -1281,7 +1381,7 @@ pub(crate) mod tests {
         assert!(
             r.conflicts[0]
                 .message
-                .contains("0000:07:10.7 is given to 2 guests"),
+                .contains("0000:07:10.7 is given to 2 guests: instance-00000001 (pci-test, running), instance-00000002 (pci-test, shut off)"),
             "{}",
             r.conflicts[0].message
         );
@@ -1295,8 +1395,15 @@ pub(crate) mod tests {
             id: None,
             ..c
         };
-        let r = verify_domains(&h, &[a, c], &VerifyOptions::default());
+        let r = verify_domains(&h, &[a.clone(), c], &VerifyOptions::default());
         assert!(r.conflicts.is_empty());
+        // One guest read twice (its file and its running XML) is not two guests.
+        let again = Domain {
+            id: None,
+            ..a.clone()
+        };
+        let r = verify_domains(&h, &[a, again], &VerifyOptions::default());
+        assert!(r.conflicts.is_empty(), "{:#?}", r.conflicts);
     }
 
     #[test]
@@ -1366,6 +1473,89 @@ pub(crate) mod tests {
         assert!(Expectation::parse_list("igbnic").is_err());
         assert!(Expectation::parse_list("igbnic:x").is_err());
         assert!(AliasSpec::parse("igbnic=8086").is_err());
+    }
+
+    #[test]
+    fn a_bridge_or_a_pf_with_vfs_cannot_go_to_a_guest() {
+        let h = seed_host();
+        // A bare <source/> reads as 0000:00:00.0: the address warns, the bridge fails.
+        let d = seed_with(
+            "<source>\n        <address domain='0x0000' bus='0x07' slot='0x10' function='0x7'/>\n      </source>",
+            "<source/>",
+        );
+        let r = verify_domain(&h, &d, &VerifyOptions::default());
+        assert_eq!(ids(&r, Severity::Fail), vec!["libvirt.device.assignable"]);
+        assert_eq!(ids(&r, Severity::Warn), vec!["libvirt.device.address"]);
+        let f = r.findings().find(|f| f.severity == Severity::Fail).unwrap();
+        assert!(
+            f.message.contains("0000:00:00.0 is a bridge"),
+            "{}",
+            f.message
+        );
+        // The PF whose VF 07:10.7 is: detaching igb removes its VFs.
+        let d = seed_with(
+            "bus='0x07' slot='0x10' function='0x7'/>\n      </source>",
+            "bus='0x06' slot='0x00' function='0x3'/>\n      </source>",
+        );
+        let d = Domain { id: None, ..d };
+        let r = verify_domain(&h, &d, &VerifyOptions::default());
+        assert_eq!(ids(&r, Severity::Fail), vec!["libvirt.device.assignable"]);
+        let f = r.findings().find(|f| f.severity == Severity::Fail).unwrap();
+        assert!(
+            f.message.contains("SR-IOV PF with 2 VF(s) enabled, on igb"),
+            "{}",
+            f.message
+        );
+        assert!(f
+            .fix
+            .as_ref()
+            .unwrap()
+            .contains("passthru vfs 0000:06:00.3 0"));
+        // A PF without VFs goes like any device.
+        let d = seed_with(
+            "bus='0x07' slot='0x10' function='0x7'/>\n      </source>",
+            "bus='0x06' slot='0x00' function='0x1'/>\n      </source>",
+        );
+        let d = Domain { id: None, ..d };
+        let r = verify_domain(&h, &d, &VerifyOptions::default());
+        assert!(
+            ids(&r, Severity::Fail).is_empty(),
+            "{:#?}",
+            r.findings().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn both_address_forms_verify_alike_and_octal_warns() {
+        let h = seed_host();
+        let dec = seed_with(
+            "domain='0x0000' bus='0x07' slot='0x10' function='0x7'",
+            "domain='0' bus='7' slot='16' function='7'",
+        );
+        let r = verify_domain(&h, &dec, &VerifyOptions::default());
+        assert_eq!(
+            r.verdict,
+            Severity::Pass,
+            "{:#?}",
+            r.findings().collect::<Vec<_>>()
+        );
+        assert_eq!(r.guests[0].devices[0].address.to_string(), "0000:07:10.7");
+        // slot='020' is octal 16 to libvirt: the same device, and a warning to write hex.
+        let oct = seed_with(
+            "domain='0x0000' bus='0x07' slot='0x10' function='0x7'",
+            "domain='0' bus='7' slot='020' function='7'",
+        );
+        let r = verify_domain(&h, &oct, &VerifyOptions::default());
+        assert_eq!(r.guests[0].devices[0].address.to_string(), "0000:07:10.7");
+        assert_eq!(ids(&r, Severity::Warn), vec!["libvirt.device.address"]);
+        let f = r.findings().find(|f| f.severity == Severity::Warn).unwrap();
+        assert!(
+            f.message.contains(
+                "slot='020' with a leading 0, which libvirt reads as octal: it means 0000:07:10.7"
+            ),
+            "{}",
+            f.message
+        );
     }
 
     #[test]

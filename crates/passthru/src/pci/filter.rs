@@ -168,6 +168,12 @@ impl PciFilter {
     /// Parses a comma-separated list of filters. Empty parts are refused (an empty
     /// filter string would match nothing in lspci and everything in OpenNebula).
     pub fn parse(s: &str) -> Result<Self, FilterError> {
+        if s.trim().is_empty() {
+            return Err(FilterError {
+                input: s.to_string(),
+                reason: "empty filter",
+            });
+        }
         let parts = s
             .split(',')
             .map(|p| {
@@ -292,7 +298,11 @@ mod tests {
             reason(&format!("{}:", "0".repeat(70))),
             "Expression too long"
         );
-        assert!(PciFilter::parse("8086::0300,,::0106").is_err());
+        assert_eq!(
+            PciFilter::parse("8086::0300,,::0106").unwrap_err().reason,
+            "empty filter between commas"
+        );
+        assert_eq!(PciFilter::parse(" ").unwrap_err().reason, "empty filter");
         let e = PciFilter::parse("8086::0300,8086").unwrap_err().to_string();
         assert!(e.contains("'8086'") && e.contains("At least two"), "{e}");
     }

@@ -37,3 +37,11 @@ pub fn touched_now(root: &Root, cs: &ChangeSet) -> TouchedNow {
             .collect(),
     }
 }
+
+/// The running boot's id (`proc/sys/kernel/random/boot_id`), when the root has one.
+pub fn read_boot_id(root: &Root) -> Option<String> {
+    root.read_string("proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}

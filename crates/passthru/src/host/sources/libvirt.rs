@@ -38,9 +38,33 @@ pub enum GuestSourceError {
         /// What it printed on stderr.
         stderr: String,
     },
+    /// The connection has no domain of that name.
+    #[error("no domain '{name}' on {}: {} (GUEST is a domain name or a domain XML file)", .uri.as_deref().unwrap_or("virsh's default connection"), known_list(.known))]
+    NoSuchDomain {
+        /// The name asked for.
+        name: String,
+        /// The connection URI given (`None`: virsh's default).
+        uri: Option<String>,
+        /// The domains the connection has (`virsh list --all --name`).
+        known: Vec<String>,
+    },
     /// The XML does not parse.
     #[error(transparent)]
     Domain(#[from] DomainError),
+}
+
+/// The domains a connection has, for an error message: a few, then how many more.
+fn known_list(known: &[String]) -> String {
+    const SHOWN: usize = 8;
+    match known.len() {
+        0 => "it has no domain at all".into(),
+        n if n <= SHOWN => format!("its domains are {}", known.join(", ")),
+        n => format!(
+            "its domains include {} and {} more (virsh list --all)",
+            known[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
 }
 
 /// Reads and parses a domain XML file.
@@ -50,6 +74,21 @@ pub fn read_domain_file(path: &Path) -> Result<Domain, GuestSourceError> {
         source,
     })?;
     Ok(parse_domain(&text, &path.display().to_string())?)
+}
+
+/// Reads and parses a domain XML from a reader (standard input for `virsh dumpxml NAME
+/// | passthru verify -`); `source_name` names it in errors.
+pub fn read_domain_from(
+    mut r: impl std::io::Read,
+    source_name: &str,
+) -> Result<Domain, GuestSourceError> {
+    let mut text = String::new();
+    r.read_to_string(&mut text)
+        .map_err(|source| GuestSourceError::Read {
+            path: PathBuf::from(source_name),
+            source,
+        })?;
+    Ok(parse_domain(&text, source_name)?)
 }
 
 fn virsh(uri: Option<&str>, args: &[&str]) -> Result<String, GuestSourceError> {
@@ -88,7 +127,21 @@ fn virsh(uri: Option<&str>, args: &[&str]) -> Result<String, GuestSourceError> {
 
 /// `virsh [--connect URI] dumpxml NAME`, parsed.
 pub fn dumpxml(uri: Option<&str>, name: &str) -> Result<Domain, GuestSourceError> {
-    let xml = virsh(uri, &["dumpxml", "--", name])?;
+    let xml = match virsh(uri, &["dumpxml", "--", name]) {
+        Ok(x) => x,
+        Err(e) => {
+            // virsh says only "failed to get domain"; when the connection works, say
+            // which domains it has instead.
+            return Err(match list_all(uri) {
+                Ok(known) if !known.iter().any(|k| k == name) => GuestSourceError::NoSuchDomain {
+                    name: name.to_string(),
+                    uri: uri.map(str::to_string),
+                    known,
+                },
+                _ => e,
+            });
+        }
+    };
     Ok(parse_domain(&xml, &source_name(uri, name))?)
 }
 
