@@ -449,7 +449,8 @@ pub struct KernelArgsAsked {
     /// Where it is recorded, relative to the root (`var/lib/passthru/journal/ID`,
     /// `etc/passthru/host.toml`).
     pub source: String,
-    /// What asked: the change set's command line, or `[kernel]` of the host file.
+    /// What asked: the change set's command as the operator would retype it
+    /// (`passthru kernel-args --iommu --pt`), or `[kernel]` for the host file.
     pub command: String,
     /// When (change sets), UTC.
     pub when: Option<String>,

@@ -88,25 +88,8 @@ fn asker(a: &KernelArgsAsked) -> String {
     if a.command == "[kernel]" {
         return format!("[kernel] in /{}", a.source);
     }
-    // The request as typed, from `kernel-args` on, without how it was run.
-    let words: Vec<&str> = a.command.split_whitespace().collect();
-    let start = words.iter().position(|w| *w == "kernel-args");
-    let mut shown = vec!["passthru", "kernel-args"];
-    let mut skip = false;
-    for w in words.iter().skip(start.map_or(words.len(), |i| i + 1)) {
-        if skip {
-            skip = false;
-            continue;
-        }
-        match *w {
-            "-y" | "--yes" | "--json" | "--force" => {}
-            "--root" | "--snapshot" | "--lspci" | "--kernel-log" | "--timeout" => skip = true,
-            w if w.starts_with("--root=") || w.starts_with("--timeout=") => {}
-            w => shown.push(w),
-        }
-    }
     let id = a.source.rsplit('/').next().unwrap_or(&a.source);
-    format!("`{}` (change set {id})", shown.join(" "))
+    format!("`{}` (change set {id})", a.command)
 }
 
 /// The unmet words grouped by who asked for them: `intel_iommu=on iommu=pt, asked
