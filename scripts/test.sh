@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one command that runs passthru's whole test suite on a fresh Debian/Ubuntu machine.
-# It installs what the tests need (real peers: pciutils' lspci, libvirt's virsh and
-# virt-xml-validate, fuse3 for the kernel simulator, ...), then runs fmt, clippy and
-# every test. Idempotent: safe to run again.
+# It installs what the tests need (a Rust toolchain with rustfmt and clippy when none is
+# there, a C linker, and the real peers: pciutils' lspci with pci.ids, libvirt's virsh
+# and virt-xml-validate, fuse3 for the kernel simulator, systemd-analyze, ...), then runs
+# fmt, clippy, every test, and the README's first command on this machine's own /sys.
+# Idempotent: safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,13 +14,29 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 if command -v apt-get >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    pciutils libvirt-clients libvirt-daemon fuse3 libfuse3-dev pkg-config \
-    libxml2-utils augeas-tools hyperfine systemd python3-venv >/dev/null
+    build-essential curl ca-certificates pkg-config \
+    pciutils pci.ids libvirt-clients libvirt-daemon fuse3 libfuse3-dev \
+    libxml2-utils augeas-tools hyperfine jq systemd python3-venv >/dev/null
+fi
+
+# Debian's packaged rustc is older than the workspace's rust-version: use rustup.
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    sh -s -- -y --profile minimal --component rustfmt,clippy
+  export PATH="$HOME/.cargo/bin:$PATH"
+elif command -v rustup >/dev/null; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
-cargo test --all -- --test-threads="$(nproc)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace -- --test-threads="$(nproc)"
+# The README's first command, on this machine's real /sys (a debug build: the tests
+# built it already).
+cargo run -q --bin passthru -- ls >/dev/null
 
 # nova's own code (PyPI nova 34.0.0 in a venv, created on first run) decides exactly as
 # passthru on generated device_spec / alias / flavor / nova.conf inputs.

@@ -69,10 +69,13 @@ pub enum Error {
         path: PathBuf,
     },
     /// A device name that matches nothing on the host.
-    #[error("no device '{query}' on this host{}", suggest(.suggestions))]
+    #[error("no device '{query}' on this host{}{}", because(.reason), suggest(.suggestions))]
     UnknownDevice {
         /// What the user typed.
         query: String,
+        /// Why the name cannot be what it looks like (an address with a slot past
+        /// 1f, ids that are not hex), when it looks like one.
+        reason: Option<String>,
         /// Closest names that do exist.
         suggestions: Vec<String>,
     },
@@ -82,6 +85,10 @@ pub enum Error {
     /// An id that does not parse.
     #[error(transparent)]
     Id(#[from] IdError),
+}
+
+fn because(r: &Option<String>) -> String {
+    r.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
 }
 
 fn suggest(s: &[String]) -> String {

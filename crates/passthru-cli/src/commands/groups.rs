@@ -1,7 +1,7 @@
 //! `passthru groups`: IOMMU groups and whether each is safe to assign whole.
 
 use crate::context::Ctx;
-use crate::output::{emit, print_json};
+use crate::output::{emit, print_json, print_warnings};
 use anyhow::Result;
 use passthru::inventory::groups::{groups, GroupView};
 use serde::Serialize;
@@ -25,6 +25,7 @@ struct GroupsJson {
 /// Runs `passthru groups`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let host = ctx.inventory_host()?;
+    print_warnings(host);
     let mut gs = groups(host);
     if args.shared {
         gs.retain(|g| !g.isolated);

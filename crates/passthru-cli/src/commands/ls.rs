@@ -1,7 +1,7 @@
 //! `passthru ls`: one line per PCI function.
 
 use crate::context::Ctx;
-use crate::output::{emit, print_json};
+use crate::output::{emit, print_json, print_warnings};
 use anyhow::{bail, Result};
 use passthru::host::model::{Host, PciDevice};
 use passthru::inventory::filter::DeviceFilter;
@@ -87,6 +87,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         .iter()
         .filter(|d| f.matches(d) && ids.as_ref().is_none_or(|i| i.matches(d)))
         .collect();
+    print_warnings(host);
     if ctx.json() {
         print_json(&LsJson { devices })?;
         return Ok(ExitCode::SUCCESS);
@@ -97,9 +98,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         devices.iter().map(|d| (*d, false)).collect()
     };
     emit(&render_table(host, &ordered, terminal_width()))?;
-    for w in &host.warnings {
-        eprintln!("passthru: warning: {w}");
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,9 +1,9 @@
 //! `passthru show DEV`: everything about one device.
 
 use crate::context::Ctx;
-use crate::output::{emit, print_json};
+use crate::output::{emit, print_json, print_warnings};
 use anyhow::Result;
-use passthru::host::model::{Host, PciDevice};
+use passthru::host::model::{speed_gts, Host, PciDevice, PcieLink};
 use passthru::host::resolve;
 use passthru::inventory::groups::foreign_members;
 use serde::Serialize;
@@ -48,7 +48,14 @@ struct ShowJson<'a> {
 /// Runs `passthru show`.
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let host = ctx.host()?;
-    let devices = resolve::resolve_all(host, &args.devices)?;
+    let devices = match resolve::resolve_all(host, &args.devices) {
+        Ok(d) => d,
+        Err(e) => {
+            // A device missing because it could not be read says so here.
+            print_warnings(host);
+            return Err(e.into());
+        }
+    };
     if args.format == Format::Nodedev {
         let docs: Vec<NodedevJson> = devices
             .iter()
@@ -78,6 +85,34 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref()
         .map(|x| x.to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// `8.0 GT/s PCIe x4 (max 8.0 GT/s PCIe x8)  DEGRADED`. A VF has no link of its own
+/// (its Link Status reads zero: the kernel's `Unknown` and width 0); it rides its PF's.
+fn link_text(d: &PciDevice, l: &PcieLink) -> String {
+    let max = match (&l.max_speed, l.max_width) {
+        (None, None) => String::new(),
+        _ => format!(" (max {} x{})", opt(&l.max_speed), opt(&l.max_width)),
+    };
+    let trained = l.current_width.is_some_and(|w| w > 0)
+        || l.current_speed
+            .as_deref()
+            .and_then(speed_gts)
+            .is_some_and(|g| g > 0.0);
+    if !trained {
+        let what = if d.is_vf() {
+            "none of its own (a VF uses its PF's link)"
+        } else {
+            "down or unknown"
+        };
+        return format!("{what}{max}");
+    }
+    format!(
+        "{} x{}{max}{}",
+        opt(&l.current_speed),
+        opt(&l.current_width),
+        if l.degraded() { "  DEGRADED" } else { "" }
+    )
 }
 
 /// The text block for one device.
@@ -154,15 +189,7 @@ pub fn describe(host: &Host, d: &PciDevice) -> String {
         let _ = writeln!(s, "  local CPUs:      {c}");
     }
     if let Some(l) = &d.link {
-        let _ = writeln!(
-            s,
-            "  PCIe link:       {} x{} (max {} x{}){}",
-            opt(&l.current_speed),
-            opt(&l.current_width),
-            opt(&l.max_speed),
-            opt(&l.max_width),
-            if l.degraded() { "  DEGRADED" } else { "" }
-        );
+        let _ = writeln!(s, "  PCIe link:       {}", link_text(d, l));
     }
     if let Some(r) = &d.reset_methods {
         let _ = writeln!(
@@ -178,16 +205,22 @@ pub fn describe(host: &Host, d: &PciDevice) -> String {
     if let Some(p) = d.parent {
         let _ = writeln!(s, "  upstream bridge: {p}");
     }
+    if d.boot_vga == Some(true) {
+        let _ = writeln!(s, "  boot VGA:        yes (it drives the host console)");
+    }
     for n in &d.interfaces {
         let _ = writeln!(
             s,
-            "  netdev:          {} mac {} state {} carrier {}",
+            "  netdev:          {} mac {} state {} carrier {}{}",
             n.name,
             opt(&n.mac),
             opt(&n.operstate),
             n.carrier
                 .map(|c| if c { "yes" } else { "no" })
-                .unwrap_or("unknown")
+                .unwrap_or("unknown"),
+            n.speed_mbps
+                .map(|m| format!(" speed {m} Mb/s"))
+                .unwrap_or_default()
         );
     }
     if let Some(sr) = &d.sriov {

@@ -86,10 +86,26 @@ pub fn resolve<'h>(host: &'h Host, query: &str) -> Result<Vec<&'h PciDevice>> {
     if found.is_empty() {
         return Err(Error::UnknownDevice {
             query: query.trim().to_string(),
+            reason: malformed(query),
             suggestions: suggestions(host, query),
         });
     }
     Ok(found)
+}
+
+/// Why a name that looks like an address or an id pair is not one (`07:10.9`:
+/// function 9 is out of range), so the operator sees the typo, not only "no device".
+fn malformed(query: &str) -> Option<String> {
+    let q = query.trim();
+    if q.starts_with("pci_") || (q.contains(':') && q.contains('.')) {
+        return PciAddress::parse(q).err().map(|e| e.to_string());
+    }
+    // Interface names never hold ':', so `vvvv:dddd` is meant as ids.
+    let (v, d) = q.split_once(':')?;
+    VendorId::parse(v)
+        .err()
+        .map(|e| e.to_string())
+        .or_else(|| DeviceId::parse(d).err().map(|e| e.to_string()))
 }
 
 /// Resolves many names; the result is sorted and free of duplicates.
@@ -184,5 +200,27 @@ mod tests {
         let e = resolve(&h, "07:10.6").unwrap_err().to_string();
         assert!(e.contains("0000:07:10.7"), "{e}");
         assert!(resolve(&h, "8086:1572").is_err());
+    }
+
+    #[test]
+    fn a_malformed_name_says_what_is_wrong_with_it() {
+        let h = host();
+        let e = resolve(&h, "07:10.9").unwrap_err().to_string();
+        assert!(
+            e.contains("function 0x9 is out of range (at most 0x7)") && e.contains("0000:07:10.7"),
+            "{e}"
+        );
+        let e = resolve(&h, "07:20.0").unwrap_err().to_string();
+        assert!(
+            e.contains("slot 0x20 is out of range (at most 0x1f)"),
+            "{e}"
+        );
+        let e = resolve(&h, "pci_0000_07_10").unwrap_err().to_string();
+        assert!(e.contains("expected DDDD:BB:SS.F"), "{e}");
+        let e = resolve(&h, "8086:15z0").unwrap_err().to_string();
+        assert!(e.contains("'15z0'"), "{e}");
+        // A plain unknown interface name gets no such reason, only suggestions.
+        let e = resolve(&h, "eno5").unwrap_err().to_string();
+        assert!(!e.contains("not a"), "{e}");
     }
 }

@@ -8,15 +8,17 @@ use std::collections::HashMap;
 /// Where pci.ids lives, relative to a root, in lspci's order of preference.
 pub const PCI_IDS_PATHS: &[&str] = &["usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids"];
 
-/// A parsed pci.ids database.
+/// A pci.ids database, indexed lazily: loading it only notes where each vendor's
+/// block and the class section start (one pass over the top-level lines, no copies);
+/// a lookup reads the lines of that one block. A host names a handful of distinct
+/// devices, so this is a small fraction of parsing all ~40 000 entries up front.
 #[derive(Default, Debug, Clone)]
 pub struct PciIds {
-    vendors: HashMap<u16, String>,
-    devices: HashMap<(u16, u16), String>,
-    subsystems: HashMap<(u16, u16, u16, u16), String>,
-    classes: HashMap<u8, String>,
-    subclasses: HashMap<(u8, u8), String>,
-    prog_ifs: HashMap<(u8, u8, u8), String>,
+    text: String,
+    /// Vendor id -> byte range of its block (the vendor line and its tab lines).
+    vendors: HashMap<u16, (usize, usize)>,
+    /// Class id -> byte range of its block (`C xx` line and its tab lines).
+    classes: HashMap<u8, (usize, usize)>,
 }
 
 fn hex4(s: &str) -> Option<u16> {
@@ -35,115 +37,144 @@ fn hex2(s: &str) -> Option<u8> {
     }
 }
 
+/// `ID  Name` (ids and name separated by two spaces, as pci.ids writes them).
+fn id_and_name(body: &str) -> (&str, &str) {
+    let (id, name) = body.split_once("  ").unwrap_or((body, ""));
+    (id.trim(), name.trim())
+}
+
+/// The lines of a block with their tab depth and the text after the tabs.
+fn lines_of(block: &str) -> impl Iterator<Item = (usize, &str)> {
+    block.lines().filter_map(|line| {
+        if line.is_empty() || line.starts_with('#') {
+            return None;
+        }
+        let tabs = line.bytes().take_while(|&b| b == b'\t').count();
+        Some((tabs, &line[tabs..]))
+    })
+}
+
 impl PciIds {
-    /// Parses the text of a pci.ids file. Unknown or malformed lines are skipped,
+    /// Indexes the text of a pci.ids file. Unknown or malformed lines are skipped,
     /// as lspci does.
     pub fn parse(text: &str) -> Self {
+        Self::from_string(text.to_string())
+    }
+
+    /// [`parse`](Self::parse), keeping the text it is given instead of a copy.
+    pub fn from_string(text: String) -> Self {
         let mut db = PciIds::default();
-        let mut vendor: Option<u16> = None;
-        let mut device: Option<u16> = None;
-        let mut class: Option<u8> = None;
-        let mut subclass: Option<u8> = None;
-        let mut in_class = false;
-        for line in text.lines() {
-            if line.is_empty() || line.starts_with('#') {
+        // The block being indexed: vendor or class, and where it starts.
+        let mut open: Option<(Option<u16>, Option<u8>, usize)> = None;
+        let mut close = |open: &mut Option<(Option<u16>, Option<u8>, usize)>, end: usize| {
+            if let Some((v, c, start)) = open.take() {
+                if let Some(v) = v {
+                    db.vendors.entry(v).or_insert((start, end));
+                }
+                if let Some(c) = c {
+                    db.classes.entry(c).or_insert((start, end));
+                }
+            }
+        };
+        let mut pos = 0;
+        for line in text.split_inclusive('\n') {
+            let start = pos;
+            pos += line.len();
+            let first = line.as_bytes().first().copied();
+            if matches!(
+                first,
+                None | Some(b'\t') | Some(b'#') | Some(b'\n') | Some(b'\r')
+            ) {
                 continue;
             }
-            let tabs = line.bytes().take_while(|&b| b == b'\t').count();
-            let body = &line[tabs..];
-            match tabs {
-                0 => {
-                    if let Some(rest) = body.strip_prefix("C ") {
-                        in_class = true;
-                        let (id, name) = rest.split_once("  ").unwrap_or((rest, ""));
-                        class = hex2(id.trim());
-                        if let Some(c) = class {
-                            db.classes.insert(c, name.trim().to_string());
-                        }
-                    } else {
-                        let (id, name) = body.split_once("  ").unwrap_or((body, ""));
-                        vendor = hex4(id);
-                        in_class = false;
-                        if let Some(v) = vendor {
-                            db.vendors.insert(v, name.trim().to_string());
-                        }
-                    }
-                    device = None;
-                    subclass = None;
-                }
-                1 => {
-                    let (id, name) = body.split_once("  ").unwrap_or((body, ""));
-                    if in_class {
-                        subclass = hex2(id);
-                        if let (Some(c), Some(s)) = (class, subclass) {
-                            db.subclasses.insert((c, s), name.trim().to_string());
-                        }
-                    } else {
-                        device = hex4(id);
-                        if let (Some(v), Some(d)) = (vendor, device) {
-                            db.devices.insert((v, d), name.trim().to_string());
-                        }
-                    }
-                }
-                2 => {
-                    if in_class {
-                        let (id, name) = body.split_once("  ").unwrap_or((body, ""));
-                        if let (Some(c), Some(s), Some(p)) = (class, subclass, hex2(id)) {
-                            db.prog_ifs.insert((c, s, p), name.trim().to_string());
-                        }
-                    } else if let (Some(v), Some(d)) = (vendor, device) {
-                        let mut it = body.splitn(2, "  ");
-                        let ids = it.next().unwrap_or("");
-                        let name = it.next().unwrap_or("").trim();
-                        let mut ids = ids.split_whitespace();
-                        if let (Some(sv), Some(sd)) =
-                            (ids.next().and_then(hex4), ids.next().and_then(hex4))
-                        {
-                            db.subsystems.insert((v, d, sv, sd), name.to_string());
-                        }
-                    }
-                }
-                _ => {}
-            }
+            close(&mut open, start);
+            let body = line.trim_end();
+            open = match body.strip_prefix("C ") {
+                Some(rest) => Some((None, hex2(id_and_name(rest).0), start)),
+                None => Some((hex4(id_and_name(body).0), None, start)),
+            };
         }
+        close(&mut open, pos);
+        db.text = text;
         db
+    }
+
+    fn vendor_block(&self, v: u16) -> Option<&str> {
+        self.vendors.get(&v).map(|&(a, b)| &self.text[a..b])
+    }
+
+    fn class_block(&self, c: u8) -> Option<&str> {
+        self.classes.get(&c).map(|&(a, b)| &self.text[a..b])
     }
 
     /// Vendor name.
     pub fn vendor(&self, v: u16) -> Option<&str> {
-        self.vendors.get(&v).map(String::as_str)
+        let (_, body) = lines_of(self.vendor_block(v)?).next()?;
+        Some(id_and_name(body).1)
     }
+
+    /// The device line's name and the block of its subsystem lines.
+    fn device_entry(&self, v: u16, d: u16) -> Option<(&str, impl Iterator<Item = &str>)> {
+        let mut it = lines_of(self.vendor_block(v)?).skip(1);
+        let name = it.by_ref().find_map(|(tabs, body)| {
+            let (id, name) = id_and_name(body);
+            (tabs == 1 && hex4(id) == Some(d)).then_some(name)
+        })?;
+        let subs = it
+            .take_while(|(tabs, _)| *tabs >= 2)
+            .filter(|(tabs, _)| *tabs == 2)
+            .map(|(_, body)| body);
+        Some((name, subs))
+    }
+
     /// Device name.
     pub fn device(&self, v: u16, d: u16) -> Option<&str> {
-        self.devices.get(&(v, d)).map(String::as_str)
+        self.device_entry(v, d).map(|(name, _)| name)
     }
+
     /// Subsystem name, falling back to lspci's rule: the subsystem's own device name
     /// when the subsystem ids equal the device ids.
     pub fn subsystem(&self, v: u16, d: u16, sv: u16, sd: u16) -> Option<&str> {
-        self.subsystems
-            .get(&(v, d, sv, sd))
-            .map(String::as_str)
-            .or_else(|| {
-                if (sv, sd) == (v, d) {
-                    self.device(v, d)
-                } else {
-                    None
-                }
-            })
+        let (dev_name, mut subs) = self.device_entry(v, d)?;
+        let found = subs.find_map(|body| {
+            let (ids, name) = body.split_once("  ").unwrap_or((body, ""));
+            let mut ids = ids.split_whitespace();
+            let want = (ids.next().and_then(hex4), ids.next().and_then(hex4));
+            (want == (Some(sv), Some(sd))).then_some(name.trim())
+        });
+        found.or(((sv, sd) == (v, d)).then_some(dev_name))
     }
+
+    /// The subclass line of a class (and the lines after it).
+    fn subclass_entry(&self, class: u32) -> Option<(&str, impl Iterator<Item = (usize, &str)>)> {
+        let (b, s) = ((class >> 16) as u8, (class >> 8) as u8);
+        let mut it = lines_of(self.class_block(b)?).skip(1);
+        let name = it.by_ref().find_map(|(tabs, body)| {
+            let (id, name) = id_and_name(body);
+            (tabs == 1 && hex2(id) == Some(s)).then_some(name)
+        })?;
+        Some((name, it.take_while(|(tabs, _)| *tabs >= 2)))
+    }
+
     /// Class name: the subclass name when known, else the base class name.
     pub fn class(&self, class: u32) -> Option<&str> {
-        let (b, s) = ((class >> 16) as u8, (class >> 8) as u8);
-        self.subclasses
-            .get(&(b, s))
-            .or_else(|| self.classes.get(&b))
-            .map(String::as_str)
+        self.subclass_entry(class)
+            .map(|(name, _)| name)
+            .or_else(|| {
+                let (_, body) = lines_of(self.class_block((class >> 16) as u8)?).next()?;
+                Some(id_and_name(body.strip_prefix("C ")?).1)
+            })
     }
+
     /// Programming-interface name.
     pub fn prog_if(&self, class: u32) -> Option<&str> {
-        let (b, s, p) = ((class >> 16) as u8, (class >> 8) as u8, class as u8);
-        self.prog_ifs.get(&(b, s, p)).map(String::as_str)
+        let p = class as u8;
+        self.subclass_entry(class)?.1.find_map(|(tabs, body)| {
+            let (id, name) = id_and_name(body);
+            (tabs == 2 && hex2(id) == Some(p)).then_some(name)
+        })
     }
+
     /// Number of vendors known (0 means an empty or missing database).
     pub fn vendor_count(&self) -> usize {
         self.vendors.len()
@@ -189,6 +220,32 @@ mod tests {
         assert_eq!(db.class(0x028000), Some("Network controller"));
         assert_eq!(db.prog_if(0x010802), Some("NVM Express"));
         assert_eq!(db.device(0x10de, 0x1), None);
+        assert_eq!(db.vendor(0x10de), Some("NVIDIA Corporation"));
+        assert_eq!(db.subsystem(0x8086, 0x1520, 0x8086, 0x00a1), None);
+        assert_eq!(db.prog_if(0x010801), None);
+        assert_eq!(db.class(0x018000), Some("Mass storage controller"));
+        assert_eq!(db.class(0x030000), None);
         assert_eq!(PciIds::parse("").vendor_count(), 0);
+        assert_eq!(db.vendor_count(), 2);
+    }
+
+    #[test]
+    fn a_device_id_in_a_subsystem_line_or_another_vendor_is_not_a_device() {
+        // `1521` appears as a subsystem device under 1520 and as a device of 10de:
+        // neither may answer for 8086:1521.
+        let db = PciIds::parse(
+            "8086  Intel Corporation\n\t1520  VF\n\t\t8086 1521  Not a device\n10de  NVIDIA\n\t1521  Other vendor's\n",
+        );
+        assert_eq!(db.device(0x8086, 0x1521), None);
+        assert_eq!(db.device(0x10de, 0x1521), Some("Other vendor's"));
+        assert_eq!(
+            db.subsystem(0x8086, 0x1520, 0x8086, 0x1521),
+            Some("Not a device")
+        );
+        // A truncated or garbled file answers what it can and never panics.
+        let db = PciIds::parse("8086  Intel\n\t15\n\tzzzz  x\n\t\t\n C 02\nC zz  y\n\t00  z");
+        assert_eq!(db.vendor(0x8086), Some("Intel"));
+        assert_eq!(db.device(0x8086, 0x15), None);
+        assert_eq!(db.class(0x020000), None);
     }
 }

@@ -24,8 +24,11 @@ pub enum Detail {
     /// What an inventory listing shows: ids, class, revision, driver, IOMMU group,
     /// NUMA node, current link, SR-IOV and PF/VF relations, netdev names. Left unread
     /// (null or empty): `driver_override`, `local_cpulist`, `reset_methods`,
-    /// `boot_vga`, the link's `max_*`, and `interfaces` details. A third fewer
-    /// syscalls on hosts with thousands of VFs.
+    /// `boot_vga`, the link's `max_*`, the width of a link that never trained
+    /// (`Unknown` speed), the link and parent of a VF (it has no link of its own;
+    /// its parent is its PF's, filled in after the scan), `interfaces` details and
+    /// the IOMMU groups' `kind`. Under half the syscalls of [`Detail::Full`] on hosts
+    /// with thousands of VFs.
     Inventory,
     /// What the readiness checks use (`doctor`, `why`): the inventory plus
     /// `driver_override`, `reset_methods`, `boot_vga`, and interface details of
@@ -132,7 +135,10 @@ pub fn read_open_root(root: &Root, opts: &ReadOptions) -> Result<Host> {
     }
     host.devices.sort_by_key(|d| d.address);
     link_vf_indexes(&mut host);
-    host.iommu_groups = read_groups(root, &host.devices);
+    if opts.detail == Detail::Inventory {
+        vf_parents_from_pfs(&mut host);
+    }
+    host.iommu_groups = read_groups(root, &host.devices, opts.detail != Detail::Inventory);
     host.numa_nodes = read_numa(root);
     host.kernel_cmdline = root
         .read_string("proc/cmdline")
@@ -159,22 +165,30 @@ pub fn load_pci_ids(root: &Root) -> Option<PciIds> {
     PCI_IDS_PATHS
         .iter()
         .find_map(|p| root.read_string(p).ok())
-        .map(|t| PciIds::parse(&t))
+        .map(PciIds::from_string)
 }
 
-/// Fills device names from a pci.ids database.
+/// Fills device names from a pci.ids database, looking each distinct set of ids up
+/// once (a host of 2 000 VFs has a handful).
 pub fn apply_names(host: &mut Host, db: &PciIds) {
+    type Key = (u16, u16, Option<(u16, u16)>, u32);
+    let mut seen: std::collections::HashMap<Key, DeviceNames> = Default::default();
     for d in &mut host.devices {
         let (v, dev) = (d.vendor_id.0, d.device_id.0);
-        d.names = DeviceNames {
-            vendor: db.vendor(v).map(str::to_string),
-            device: db.device(v, dev).map(str::to_string),
-            subsystem: match (d.subsystem_vendor_id, d.subsystem_device_id) {
-                (Some(sv), Some(sd)) => db.subsystem(v, dev, sv.0, sd.0).map(str::to_string),
-                _ => None,
-            },
-            class: db.class(d.class.0).map(str::to_string),
-        };
+        let sub = d
+            .subsystem_vendor_id
+            .zip(d.subsystem_device_id)
+            .map(|(sv, sd)| (sv.0, sd.0));
+        d.names = seen
+            .entry((v, dev, sub, d.class.0))
+            .or_insert_with(|| DeviceNames {
+                vendor: db.vendor(v).map(str::to_string),
+                device: db.device(v, dev).map(str::to_string),
+                subsystem: sub
+                    .and_then(|(sv, sd)| db.subsystem(v, dev, sv, sd).map(str::to_string)),
+                class: db.class(d.class.0).map(str::to_string),
+            })
+            .clone();
     }
 }
 
@@ -207,7 +221,9 @@ fn read_device(
         return Ok(None);
     };
     let link_rel = format!("{DEVICES}/{name}");
-    let real_rel = match bus_dir.read_link(name) {
+    // Where the bus link points (`sys/devices/pci0000:00/.../NAME`): the parent, and
+    // the path errors name.
+    let real_rel = || match bus_dir.read_link(name) {
         Ok(t) => join_link(DEVICES, &t),
         Err(_) => link_rel.clone(),
     };
@@ -230,7 +246,7 @@ fn read_device(
                 hex_u32(&s).ok_or_else(|| {
                     format!(
                         "{address}: {} holds '{}', not a hex number (device skipped)",
-                        root.display(&format!("{real_rel}/{attr}")).display(),
+                        root.display(&format!("{}/{attr}", real_rel())).display(),
                         s.trim()
                     )
                 })
@@ -238,7 +254,7 @@ fn read_device(
             Err(e) if vanished(&e) => Err(format!("{address}: vanished during the scan (skipped)")),
             Err(e) => Err(format!(
                 "{address}: cannot read {}: {e} (device skipped)",
-                root.display(&format!("{real_rel}/{attr}")).display()
+                root.display(&format!("{}/{attr}", real_rel())).display()
             )),
         }
     };
@@ -254,6 +270,7 @@ fn read_device(
         (Some((v, dv)), Some(c)) => (v as u32, dv as u32, c),
         _ => (required("vendor")?, required("device")?, required("class")?),
     };
+
     let mut d = PciDevice::new(address, vendor as u16, device as u16, class & 0xff_ffff);
     match ue.subsys {
         Some((sv, sd)) => {
@@ -275,6 +292,7 @@ fn read_device(
         .attr("revision")
         .and_then(|s| hex_u32(&s))
         .map(|v| v as u8);
+    // The link, not uevent's `DRIVER=`: the simulator's uevent can lag a rebind.
     d.driver = dir.link_name("driver");
     if binding {
         d.driver_override = dir
@@ -286,7 +304,14 @@ fn read_device(
         .attr("numa_node")
         .and_then(|s| s.parse::<i64>().ok())
         .and_then(|n| u32::try_from(n).ok());
-    d.link = read_link_state(&dir, full);
+    d.physfn = dir.read_link("physfn").ok().and_then(|t| {
+        PciAddress::parse(t.trim_end_matches('/').rsplit('/').next().unwrap_or("")).ok()
+    });
+    // A VF has no link of its own (its Link Status is reserved, read as zero: the
+    // kernel's `Unknown`, width 0); a listing skips reading that.
+    if detail != Detail::Inventory || d.physfn.is_none() {
+        d.link = read_link_state(&dir, full);
+    }
     if full {
         d.local_cpulist = dir.attr("local_cpulist");
     }
@@ -300,34 +325,28 @@ fn read_device(
         d.boot_vga = dir.attr("boot_vga").map(|s| s == "1");
     }
     d.modalias = ue.modalias.or_else(|| dir.attr("modalias"));
-    d.parent = real_rel
-        .rsplit('/')
-        .nth(1)
-        .and_then(|p| PciAddress::parse(p).ok());
-    d.physfn = dir.read_link("physfn").ok().and_then(|t| {
-        PciAddress::parse(t.trim_end_matches('/').rsplit('/').next().unwrap_or("")).ok()
-    });
+    // A VF's directory sits beside its PF's (the kernel gives it the PF's parent,
+    // pci_iov_add_virtfn()): a listing takes the parent from the PF afterwards and
+    // saves a readlink per VF.
+    if detail != Detail::Inventory || d.physfn.is_none() {
+        d.parent = real_rel()
+            .rsplit('/')
+            .nth(1)
+            .and_then(|p| PciAddress::parse(p).ok());
+    }
     let net_details = full || (detail == Detail::Checks && d.physfn.is_none());
-    if let Ok(net) = dir.open_dir("net") {
-        let mut ifs = net.list().unwrap_or_default();
-        ifs.sort();
-        for ifname in ifs {
-            if !net_details {
-                d.netdevs.push(ifname);
-                continue;
+    if let Ok((net, ifs)) = dir.open_listing("net") {
+        read_netdevs(&net, ifs, net_details, &mut d);
+    } else if d.driver.as_deref() == Some("virtio-pci") {
+        // virtio-net hangs its interface one level down: `virtioN/net/IFNAME`.
+        for v in dir.list().unwrap_or_default() {
+            if v.strip_prefix("virtio")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            {
+                if let Ok((net, ifs)) = dir.open_dir(&v).and_then(|vd| vd.open_listing("net")) {
+                    read_netdevs(&net, ifs, net_details, &mut d);
+                }
             }
-            let nd = net.open_dir(&ifname).ok();
-            let attr = |a: &str| nd.as_ref().and_then(|n| n.attr(a));
-            d.interfaces.push(Netdev {
-                mac: attr("address"),
-                operstate: attr("operstate"),
-                carrier: attr("carrier").map(|c| c == "1"),
-                speed_mbps: attr("speed")
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .and_then(|s| u32::try_from(s).ok()),
-                name: ifname.clone(),
-            });
-            d.netdevs.push(ifname);
         }
     }
     // VFs have no SR-IOV capability of their own (SR-IOV 1.1 §3.3).
@@ -370,6 +389,30 @@ fn read_device(
     Ok(Some(d))
 }
 
+/// Fills a device's interfaces from its `net/` directory; details (MAC, state,
+/// carrier, speed) only with `details`.
+fn read_netdevs(net: &DirHandle, mut ifs: Vec<String>, details: bool, d: &mut PciDevice) {
+    ifs.sort();
+    for ifname in ifs {
+        if !details {
+            d.netdevs.push(ifname);
+            continue;
+        }
+        let nd = net.open_dir(&ifname).ok();
+        let attr = |a: &str| nd.as_ref().and_then(|n| n.attr(a));
+        d.interfaces.push(Netdev {
+            mac: attr("address"),
+            operstate: attr("operstate"),
+            carrier: attr("carrier").map(|c| c == "1"),
+            speed_mbps: attr("speed")
+                .and_then(|s| s.parse::<i64>().ok())
+                .and_then(|s| u32::try_from(s).ok()),
+            name: ifname.clone(),
+        });
+        d.netdevs.push(ifname);
+    }
+}
+
 /// What a PCI function's `uevent` says.
 #[derive(Debug, Default, PartialEq)]
 struct Uevent {
@@ -406,16 +449,20 @@ fn parse_uevent(text: &str) -> Uevent {
     u
 }
 
-fn read_link_state(dir: &DirHandle, with_max: bool) -> Option<PcieLink> {
+fn read_link_state(dir: &DirHandle, full: bool) -> Option<PcieLink> {
     let current_speed = dir.attr("current_link_speed");
+    // A link that never trained (speed `Unknown`, Link Status zero) has width 0:
+    // only a full read asks for it.
+    let untrained = current_speed.as_deref() == Some("Unknown");
     let link = PcieLink {
         current_width: current_speed
             .as_ref()
+            .filter(|_| full || !untrained)
             .and_then(|_| dir.attr("current_link_width"))
             .and_then(|s| s.parse().ok()),
         current_speed,
-        max_speed: with_max.then(|| dir.attr("max_link_speed")).flatten(),
-        max_width: with_max
+        max_speed: full.then(|| dir.attr("max_link_speed")).flatten(),
+        max_width: full
             .then(|| dir.attr("max_link_width"))
             .flatten()
             .and_then(|s| s.parse().ok()),
@@ -424,6 +471,21 @@ fn read_link_state(dir: &DirHandle, with_max: bool) -> Option<PcieLink> {
         None
     } else {
         Some(link)
+    }
+}
+
+/// Gives each VF without a parent its PF's parent (the listing does not read it).
+fn vf_parents_from_pfs(host: &mut Host) {
+    let parents: std::collections::HashMap<PciAddress, PciAddress> = host
+        .devices
+        .iter()
+        .filter(|d| d.is_pf())
+        .filter_map(|d| Some((d.address, d.parent?)))
+        .collect();
+    for d in &mut host.devices {
+        if let (None, Some(pf)) = (d.parent, d.physfn) {
+            d.parent = parents.get(&pf).copied();
+        }
     }
 }
 
@@ -461,7 +523,9 @@ pub fn link_vf_indexes(host: &mut Host) {
 /// functions whose `iommu_group` link names the group: the same set as the group's
 /// `devices/` directory lists (less its non-PCI members, which the model does not
 /// hold), without listing thousands of directories on SR-IOV hosts.
-fn read_groups(root: &Root, devices: &[PciDevice]) -> Vec<IommuGroup> {
+/// The group `type` (DMA, identity...) is read only with `with_kind`: a listing does
+/// not show it, and it is one file per group.
+fn read_groups(root: &Root, devices: &[PciDevice], with_kind: bool) -> Vec<IommuGroup> {
     let base = "sys/kernel/iommu_groups";
     let Ok(names) = root.list(base) else {
         return Vec::new();
@@ -478,9 +542,9 @@ fn read_groups(root: &Root, devices: &[PciDevice]) -> Vec<IommuGroup> {
         .map(|number| {
             let mut devices = members.get(&number).cloned().unwrap_or_default();
             devices.sort();
-            let kind = root
-                .read_string(&format!("{base}/{number}/type"))
-                .ok()
+            let kind = with_kind
+                .then(|| root.read_string(&format!("{base}/{number}/type")).ok())
+                .flatten()
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty());
             IommuGroup {
@@ -531,6 +595,7 @@ mod tests {
             Some("pci:v00008086d00001521sv00008086sd000000A2bc02sc00i00")
         );
         // Anything else (a uevent without PCI keys) leaves the single files to speak.
-        assert_eq!(parse_uevent("DRIVER=x\nPCI_ID=zz\n"), Uevent::default());
+        let u = parse_uevent("DRIVER=x\nPCI_ID=zz\n");
+        assert_eq!((u.id, u.class, u.subsys), (None, None, None));
     }
 }
