@@ -65,6 +65,17 @@ const FILTERS: &[&str] = &[
     ":2000",
     "0:0",
     "ffff:ffff",
+    // Empty trailing fields are wildcards too.
+    "8086:1520:",
+    "::",
+    "8086:::",
+    "::0200:",
+    ":::00",
+    "*:*:*:*",
+    "8086:*:02xx:*",
+    // The same device type twice, and a part that matches nothing.
+    "8086:1520,8086:1520",
+    "ffff:ffff,::0604",
 ];
 
 const BAD: &[&str] = &[

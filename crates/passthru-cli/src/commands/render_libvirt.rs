@@ -14,7 +14,8 @@ use std::process::ExitCode;
 /// Arguments of `passthru render libvirt`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  passthru render libvirt 07:10.7 > vf.xml && virsh attach-device GUEST vf.xml --config\n  passthru render libvirt pci_0000_07_10_7 --interface --mac 52:54:00:6d:90:02 --vlan 42\n\nA device that cannot be assigned (a bridge, a PF whose VFs are enabled, a device\nwithout an IOMMU group or sharing its group with host-driven devices) is refused with\nthe reason and exit code 2."
+    after_help = "Examples:\n  passthru render libvirt 07:10.7 > vf.xml && virsh attach-device GUEST vf.xml --config\n  passthru render libvirt pci_0000_07_10_7 --interface --mac 52:54:00:6d:90:02 --vlan 42\n\nA device that cannot be assigned (a bridge, a PF whose VFs are enabled, a device\nwithout an IOMMU group or sharing its group with host-driven devices) is refused with\nthe reason and exit code 2. Several devices give one element each: paste them into
+`virsh edit GUEST`, or render one per file for `virsh attach-device` (one element a file)."
 )]
 pub struct Args {
     /// The device(s): 0000:07:10.7, 07:10.7, pci_0000_07_10_7, eno1, 8086:1520.

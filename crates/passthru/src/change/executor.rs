@@ -648,7 +648,33 @@ impl Executor {
                     Err(e) => Err(StepErr::io(format!("cannot remove {path}"), e)),
                 }
             }
-            Action::Run(c) => self.run_command(c),
+            Action::Run(c) => {
+                // A generated grub.cfg is journaled like a file passthru writes.
+                let Some(out) = c.output_file() else {
+                    return self.run_command(c);
+                };
+                let real = self.real(&out).unwrap_or(out);
+                let previous = self.backup(cs, &real)?;
+                cs.steps[idx].replaced = Replaced::File {
+                    path: real.clone(),
+                    previous: previous.clone(),
+                    // Until it finishes, what it writes is unknown.
+                    written: previous.as_ref().map(|p| p.digest),
+                    created_dirs: Vec::new(),
+                };
+                let _ = self.save(cs);
+                let res = self.run_command(c)?;
+                let written = std::fs::read(self.abs(&real))
+                    .ok()
+                    .map(|b| FileDigest::of(&b));
+                cs.steps[idx].replaced = Replaced::File {
+                    path: real,
+                    previous,
+                    written,
+                    created_dirs: Vec::new(),
+                };
+                Ok(res)
+            }
             Action::Wait {
                 condition,
                 timeout_secs,
@@ -1073,6 +1099,9 @@ impl Executor {
                     Err(e) => Err(StepErr::io(format!("cannot delete {real}"), e)),
                 }
             }
+            // Rollback commands are not journaled (their outputs' copies would land
+            // among the change set's own).
+            Action::Run(c) => self.run_command(c),
             other => self.perform(scratch, idx, other),
         }
     }

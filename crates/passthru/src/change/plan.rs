@@ -104,6 +104,22 @@ impl Command {
         }
     }
 
+    /// The file this command regenerates, when it is a small text file passthru can
+    /// keep (relative to the root): the `grub.cfg` of `grub2-mkconfig -o`,
+    /// `grub-mkconfig -o` and `update-grub`. The executor journals its bytes, so undo
+    /// puts them back exactly rather than generating them again.
+    pub fn output_file(&self) -> Option<String> {
+        match self.program.as_str() {
+            "grub2-mkconfig" | "grub-mkconfig" => {
+                let i = self.args.iter().position(|a| a == "-o")?;
+                let p = self.args.get(i + 1)?.trim_start_matches('/');
+                (!p.is_empty()).then(|| p.to_string())
+            }
+            "update-grub" => Some("boot/grub/grub.cfg".into()),
+            _ => None,
+        }
+    }
+
     /// The command line as one string, for people.
     pub fn line(&self) -> String {
         std::iter::once(self.program.as_str())
