@@ -239,6 +239,7 @@ fn healthy_host_passes_everything() {
         "iommu.no-firmware-table",
         "iommu.kernel-disabled",
         "iommu.no-passthrough-mode",
+        "boot.reboot-pending",
         "iommu.no-interrupt-remapping",
         "vfio.unsafe-interrupts",
         "vfio.noiommu-mode",
@@ -329,7 +330,7 @@ fn healthy_host_text_report_and_kernel_log() {
         assert!(text.lines().any(|l| l == h), "no heading {h} in\n{text}");
     }
     assert!(
-        text.ends_with("Summary: 34 passed, 0 info, 0 warnings, 0 failures\n"),
+        text.ends_with("Summary: 35 passed, 0 info, 0 warnings, 0 failures\n"),
         "{text}"
     );
     // Same report, quiet: nothing but the summary.
@@ -860,4 +861,368 @@ fn a_device_given_to_two_domains() {
         ),
         "{text}"
     );
+}
+
+/// An executable stand-in for a boot tool (the executor runs what the root holds).
+fn exe(h: &mut HostSpec, path: &str) {
+    h.files.retain(|f| f.path != path);
+    h.files.push(ExtraFile {
+        path: path.into(),
+        contents: "#!/bin/sh\nexit 0\n".into(),
+        link: None,
+        mode: Some(0o755),
+    });
+}
+
+fn write_cmdline(root: &Path, cmdline: &str) {
+    std::fs::write(root.join("proc/cmdline"), format!("{cmdline}\n")).unwrap();
+}
+
+#[test]
+fn reboot_pending_after_kernel_args() {
+    let mut h = healthy();
+    let booted = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet intel_iommu=on";
+    h.cmdline = Some(booted.into());
+    file(
+        &mut h,
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=on\"\n",
+    );
+    exe(&mut h, "usr/sbin/update-grub");
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    h.write(&root).unwrap();
+    let run = |args: &[&str]| -> (i32, Value) {
+        let mut a = vec!["doctor", "--json"];
+        a.extend_from_slice(args);
+        let o = passthru(&root, &a);
+        (
+            o.status.code().unwrap_or(-1),
+            serde_json::from_slice(&o.stdout).unwrap(),
+        )
+    };
+    // Nothing asked yet: the configuration and the running kernel agree.
+    let (_, v) = run(&[]);
+    let f = finding(&v, "boot.reboot-pending", None);
+    assert_eq!(f["severity"], "pass", "{f}");
+    assert_eq!(
+        f["message"],
+        "the running kernel has the IOMMU and vfio arguments of /etc/default/grub"
+    );
+
+    let o = passthru(&root, &["kernel-args", "--pt", "--yes"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let id = std::fs::read_dir(root.join("var/lib/passthru/journal"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    let (code, v) = run(&[]);
+    assert_eq!(
+        problems(&v),
+        vec![
+            p("iommu.no-passthrough-mode", "info", None),
+            p("boot.reboot-pending", "warn", None),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(code, 1);
+    let f = finding(&v, "boot.reboot-pending", None);
+    assert_eq!(
+        f["message"],
+        format!("reboot pending: iommu=pt (asked by `passthru kernel-args --pt` (change set {id})) is in /etc/default/grub, not on the running kernel's command line (booted before the change)")
+    );
+    assert_eq!(f["fix"], "reboot");
+    // The passthrough-mode advice no longer edits the file, it only applies it.
+    assert_eq!(
+        finding(&v, "iommu.no-passthrough-mode", None)["fix"],
+        "update-grub\nreboot"
+    );
+
+    // After the reboot.
+    write_cmdline(&root, &format!("{booted} iommu=pt"));
+    let (code, v) = run(&[]);
+    assert_eq!(problems(&v), vec![], "{v:#}");
+    assert_eq!(code, 0);
+    assert_eq!(
+        finding(&v, "boot.reboot-pending", None)["message"],
+        "the running kernel has what passthru was asked for: iommu=pt; none of iommu=nopt iommu=off"
+    );
+
+    // Someone takes iommu=pt out of GRUB again, and the host reboots.
+    std::fs::write(
+        root.join("etc/default/grub"),
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=on\"\n",
+    )
+    .unwrap();
+    write_cmdline(&root, booted);
+    let (code, v) = run(&[]);
+    assert_eq!(code, 1);
+    let f = finding(&v, "boot.reboot-pending", None);
+    assert_eq!(
+        f["message"],
+        format!("iommu=pt (asked by `passthru kernel-args --pt` (change set {id})) is neither on the running kernel's command line nor in /etc/default/grub: the boot configuration was changed since")
+    );
+    assert_eq!(
+        f["fix"],
+        "sed -i 's/^GRUB_CMDLINE_LINUX=\"/&iommu=pt /' /etc/default/grub\nupdate-grub\nreboot\n# or let passthru make the same change: passthru kernel-args --add iommu=pt --yes"
+    );
+
+    // why shows it in the kernel link.
+    let o = passthru(&root, &["why", "02:10.0", "--all"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("Checking for a pending reboot (kernel arguments) : WARN"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reboot_pending_from_the_host_file_and_from_the_boot_configuration() {
+    // `[kernel]` of etc/passthru/host.toml: the Intel IOMMU argument and iommu=pt.
+    let mut h = healthy();
+    h.cmdline = Some("BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet".into());
+    file(
+        &mut h,
+        "etc/passthru/host.toml",
+        "[kernel]\niommu = true\npt = true\n",
+    );
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(code, 1);
+    let f = finding(&v, "boot.reboot-pending", None);
+    assert_eq!(
+        f["message"],
+        "reboot pending: intel_iommu=on iommu=pt (asked by [kernel] in /etc/passthru/host.toml) is in /etc/default/grub, not on the running kernel's command line (booted before the change)"
+    );
+    assert_eq!(f["fix"], "reboot");
+
+    // Nothing asked through passthru: GRUB against the running kernel, both ways.
+    let mut h = healthy();
+    h.cmdline = Some(
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet intel_iommu=on iommu=pt pcie_acs_override=downstream"
+            .into(),
+    );
+    file(
+        &mut h,
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=on iommu=pt vfio-pci.ids=10de:1b80\"\n",
+    );
+    let (code, v) = doctor(&h, &[]);
+    assert_eq!(code, 1);
+    let f = finding(&v, "boot.reboot-pending", None);
+    assert_eq!(
+        f["message"],
+        "reboot pending: /etc/default/grub gives the next boot vfio-pci.ids=10de:1b80, which the running kernel does not have; the next boot loses pcie_acs_override=downstream: the running kernel has it, /etc/default/grub does not"
+    );
+    assert_eq!(
+        f["fix"],
+        "# to keep pcie_acs_override=downstream (the running kernel has it), put it back:\nsed -i 's/^GRUB_CMDLINE_LINUX=\"/&pcie_acs_override=downstream /' /etc/default/grub\nupdate-grub\n# if no longer wanted, nothing to do: the next boot goes without it\nupdate-grub\nreboot"
+    );
+}
+
+/// One way of owning the kernel command line: files and tools on top of `healthy()`.
+struct BootSetup {
+    name: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    links: &'static [(&'static str, &'static str)],
+    tools: &'static [&'static str],
+    /// The command that regenerates the boot configuration.
+    regen: &'static str,
+}
+
+const RHEL9_ESP_STUB: &str = "search --no-floppy --fs-uuid --set=dev 1234-ABCD\nset prefix=($dev)/grub2\nexport $prefix\nconfigfile $prefix/grub.cfg\n";
+const GRUB_CFG: &str = "### BEGIN /etc/grub.d/10_linux ###\nmenuentry 'Linux' {\n  linux /vmlinuz root=/dev/sda1 ro quiet\n}\n";
+const RHEL_GRUB: &str = "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX=\"rd.lvm.lv=rhel/swap crashkernel=auto rd.lvm.lv=rhel/root rhgb quiet\"\n";
+
+const BOOT_SETUPS: &[BootSetup] = &[
+    BootSetup {
+        name: "Debian GRUB",
+        files: &[("etc/default/grub", "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n"), ("boot/grub/grub.cfg", GRUB_CFG)],
+        links: &[],
+        tools: &["usr/sbin/update-grub"],
+        regen: "update-grub",
+    },
+    BootSetup {
+        name: "RHEL 7, BIOS (seed 000)",
+        files: &[("etc/default/grub", RHEL_GRUB), ("boot/grub2/grub.cfg", GRUB_CFG)],
+        links: &[("etc/sysconfig/grub", "../default/grub")],
+        tools: &["usr/sbin/grub2-mkconfig"],
+        regen: "grub2-mkconfig -o /boot/grub2/grub.cfg",
+    },
+    BootSetup {
+        name: "RHEL 7, UEFI (seed 000)",
+        files: &[("etc/default/grub", RHEL_GRUB), ("boot/efi/EFI/redhat/grub.cfg", GRUB_CFG), ("sys/firmware/efi/fw_platform_size", "64\n")],
+        links: &[("etc/sysconfig/grub", "../default/grub")],
+        tools: &["usr/sbin/grub2-mkconfig"],
+        regen: "grub2-mkconfig -o /boot/efi/EFI/redhat/grub.cfg",
+    },
+    BootSetup {
+        name: "UEFI with the ESP stub chaining to boot/grub2",
+        files: &[("etc/default/grub", RHEL_GRUB), ("boot/grub2/grub.cfg", GRUB_CFG), ("boot/efi/EFI/redhat/grub.cfg", RHEL9_ESP_STUB), ("sys/firmware/efi/fw_platform_size", "64\n")],
+        links: &[],
+        tools: &["usr/sbin/grub2-mkconfig"],
+        regen: "grub2-mkconfig -o /boot/grub2/grub.cfg",
+    },
+    BootSetup {
+        name: "grub-mkconfig without update-grub",
+        files: &[("etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"loglevel=3 quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n"), ("boot/grub/grub.cfg", GRUB_CFG)],
+        links: &[],
+        tools: &["usr/bin/grub-mkconfig"],
+        regen: "grub-mkconfig -o /boot/grub/grub.cfg",
+    },
+    BootSetup {
+        name: "grubby (RHEL 9, BLS entries)",
+        files: &[("etc/default/grub", RHEL_GRUB), ("boot/grub2/grub.cfg", GRUB_CFG), ("boot/loader/entries/abc-6.1.0-18-amd64.conf", "title Linux\nversion 6.1.0-18-amd64\nlinux /vmlinuz-6.1.0-18-amd64\noptions root=/dev/mapper/rhel-root ro crashkernel=auto rhgb quiet\n")],
+        links: &[],
+        tools: &["usr/sbin/grubby", "usr/sbin/grub2-mkconfig"],
+        regen: "grubby --update-kernel=ALL --args=iommu=pt",
+    },
+    BootSetup {
+        name: "systemd-boot (kernel-install)",
+        files: &[("etc/kernel/cmdline", "root=UUID=1234 ro quiet\n")],
+        links: &[],
+        tools: &["usr/bin/kernel-install", "usr/bin/bootctl"],
+        regen: "kernel-install add 6.1.0-18-amd64 /lib/modules/6.1.0-18-amd64/vmlinuz",
+    },
+    BootSetup {
+        name: "Proxmox (proxmox-boot-tool)",
+        files: &[("etc/kernel/cmdline", "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n"), ("etc/default/grub", "GRUB_CMDLINE_LINUX=\"\"\n"), ("boot/grub/grub.cfg", GRUB_CFG)],
+        links: &[],
+        tools: &["usr/sbin/proxmox-boot-tool", "usr/sbin/update-grub"],
+        regen: "proxmox-boot-tool refresh",
+    },
+];
+
+/// The words of a command-line file: `GRUB_CMDLINE_LINUX*` values, or the file itself.
+fn cmdline_words(text: &str) -> Vec<String> {
+    let mut w: Vec<String> = if text.contains("GRUB_") {
+        text.lines()
+            .filter(|l| l.starts_with("GRUB_CMDLINE_LINUX"))
+            .flat_map(|l| {
+                l.split_once('=')
+                    .unwrap()
+                    .1
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    } else {
+        text.split_whitespace().map(String::from).collect()
+    };
+    w.sort();
+    w
+}
+
+#[test]
+fn doctor_fixes_do_what_kernel_args_does_for_each_bootloader() {
+    for s in BOOT_SETUPS {
+        let mut h = healthy();
+        h.cmdline = Some(
+            "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet intel_iommu=on".into(),
+        );
+        h.files.retain(|f| {
+            f.path != "etc/default/grub"
+                && f.path != "usr/sbin/update-grub"
+                && f.path != "usr/sbin/update-initramfs"
+        });
+        for (p, c) in s.files {
+            file(&mut h, p, c);
+        }
+        for (p, l) in s.links {
+            h.files.push(ExtraFile {
+                path: p.to_string(),
+                contents: String::new(),
+                link: Some(l.to_string()),
+                mode: None,
+            });
+        }
+        for t in s.tools {
+            exe(&mut h, t);
+        }
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        h.write(&root).unwrap();
+
+        // What `passthru kernel-args --pt` would run and write.
+        let o = passthru(&root, &["kernel-args", "--pt", "--json"]);
+        let plan: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}: {}", s.name, String::from_utf8_lossy(&o.stderr)));
+        let steps = plan["plan"]["steps"].as_array().unwrap();
+        let runs: Vec<String> = steps
+            .iter()
+            .filter(|st| st["action"]["kind"] == "run")
+            .map(|st| {
+                let a = &st["action"];
+                let mut w = vec![a["program"].as_str().unwrap().to_string()];
+                w.extend(
+                    a["args"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_str().unwrap().to_string()),
+                );
+                w.join(" ")
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            vec![s.regen.to_string()],
+            "{}: kernel-args runs",
+            s.name
+        );
+        let written: Vec<(String, Vec<String>)> = steps
+            .iter()
+            .filter(|st| st["action"]["kind"] == "write_file")
+            .map(|st| {
+                (
+                    st["action"]["path"].as_str().unwrap().to_string(),
+                    cmdline_words(st["action"]["contents"]["text"].as_str().unwrap()),
+                )
+            })
+            .collect();
+
+        // What doctor tells the operator to paste for the same thing.
+        let (_, v) = run_doctor(&root);
+        let fix = finding(&v, "iommu.no-passthrough-mode", None)["fix"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let lines: Vec<&str> = fix.lines().collect();
+        assert_eq!(lines.last(), Some(&"reboot"), "{}: {fix}", s.name);
+        let regen_line = lines[lines.len() - 2].replace('"', "");
+        assert_eq!(regen_line, s.regen, "{}: doctor's fix\n{fix}", s.name);
+        // Doctor's edits, run on the root, give the file kernel-args would write.
+        for l in lines.iter().filter(|l| l.starts_with("sed -i")) {
+            let l = l.replace(" /etc/", &format!(" {}/etc/", root.display()));
+            let st = Command::new("sh").arg("-c").arg(&l).status().unwrap();
+            assert!(st.success(), "{}: {l}", s.name);
+        }
+        for (path, words) in &written {
+            let now = std::fs::read_to_string(root.join(path)).unwrap();
+            assert_eq!(
+                &cmdline_words(&now),
+                words,
+                "{}: {path} after doctor's fix\n{fix}",
+                s.name
+            );
+        }
+    }
+}
+
+fn run_doctor(root: &Path) -> (i32, Value) {
+    let o = passthru(root, &["doctor", "--json"]);
+    (
+        o.status.code().unwrap_or(-1),
+        serde_json::from_slice(&o.stdout).unwrap(),
+    )
 }

@@ -3,6 +3,7 @@
 //! module part of `module.param` (`vfio-pci.ids` is `vfio_pci.ids`).
 
 use crate::host::model::Host;
+use crate::host::system::Bootloader;
 
 /// Normalises a key: dashes become underscores (the kernel's `parameq`).
 pub fn norm_key(k: &str) -> String {
@@ -55,9 +56,51 @@ pub fn running(host: &Host) -> &str {
     host.kernel_cmdline.as_deref().unwrap_or("")
 }
 
-/// The command line the next boot will get from the configuration files.
+/// The command line the next boot will get from the configuration files (empty
+/// when unknown).
 pub fn next_boot(host: &Host) -> String {
-    host.system.boot.next_boot_args().join(" ")
+    next_boot_known(host).unwrap_or_default().join(" ")
+}
+
+/// The arguments the next boot will get from the configuration, when the
+/// configuration says: GRUB's `GRUB_CMDLINE_LINUX*` or `etc/kernel/cmdline`; on a
+/// grubby host the arguments every boot entry has (`boot/loader/entries`, rescue
+/// entries aside), unknown when an entry takes them from a variable (`$kernelopts`)
+/// or there is no entry; unknown without a known bootloader.
+pub fn next_boot_known(host: &Host) -> Option<Vec<String>> {
+    let b = &host.system.boot;
+    match b.bootloader {
+        Bootloader::Grubby => {
+            let entries: Vec<&str> = b
+                .entries
+                .iter()
+                .filter(|e| !e.path.contains("rescue"))
+                .map(|e| e.args.as_str())
+                .collect();
+            if entries.is_empty() || entries.iter().any(|e| e.contains('$')) {
+                return None;
+            }
+            let first: Vec<String> = entries[0].split_whitespace().map(String::from).collect();
+            Some(
+                first
+                    .into_iter()
+                    .filter(|w| entries.iter().all(|e| e.split_whitespace().any(|x| x == w)))
+                    .collect(),
+            )
+        }
+        // GRUB reads its variables; kernel-install reads etc/kernel/cmdline only.
+        Bootloader::GrubUpdateGrub | Bootloader::GrubMkconfig | Bootloader::KernelInstall => {
+            let grub = b.bootloader != Bootloader::KernelInstall;
+            Some(
+                b.files
+                    .iter()
+                    .filter(|f| f.variable.is_empty() != grub)
+                    .flat_map(|f| f.args.split_whitespace().map(String::from))
+                    .collect(),
+            )
+        }
+        Bootloader::Unknown => None,
+    }
 }
 
 /// Whether the IOMMU is switched off on a command line, and by which argument.

@@ -4,7 +4,7 @@
 
 use crate::checks::args;
 use crate::host::model::Host;
-use crate::host::system::{Bootloader, CpuVendor};
+use crate::host::system::{BootConfig, Bootloader, CpuVendor};
 
 /// The kernel arguments that turn the IOMMU on for a vendor, passthrough mode included.
 pub fn iommu_args(vendor: CpuVendor) -> Vec<&'static str> {
@@ -66,17 +66,70 @@ fn abs(rel: &str) -> String {
     format!("/{}", rel.trim_start_matches('/'))
 }
 
+/// The command that regenerates the `grub.cfg` this host boots from, as `passthru
+/// kernel-args` runs it (`change::kernel_args::grub_regen`): `update-grub` where it
+/// exists; else `grub2-mkconfig`/`grub-mkconfig -o` the BIOS path, or on UEFI the
+/// ESP's `grub.cfg` unless that is only a stub chaining to the BIOS path (RHEL 9+),
+/// where regenerating the ESP copy would change nothing.
+pub fn grub_regen(boot: &BootConfig) -> String {
+    if boot.has_tool("update-grub") {
+        return "update-grub".into();
+    }
+    let grub2 = boot.has_tool("grub2-mkconfig")
+        || (!boot.has_tool("grub-mkconfig")
+            && (boot.grub_defaults.iter().any(|f| f == "etc/sysconfig/grub")
+                || boot
+                    .grub_cfgs
+                    .iter()
+                    .any(|c| c.path.starts_with("boot/grub2/"))));
+    if !grub2 && !boot.has_tool("grub-mkconfig") {
+        // Debian and Ubuntu: update-grub is the documented way.
+        return "update-grub".into();
+    }
+    let (prog, bios) = if grub2 {
+        ("grub2-mkconfig", "boot/grub2/grub.cfg")
+    } else {
+        ("grub-mkconfig", "boot/grub/grub.cfg")
+    };
+    let target = if boot.efi {
+        boot.grub_cfgs
+            .iter()
+            .filter(|c| {
+                c.path.starts_with("boot/efi/EFI/")
+                    && !c.path.starts_with("boot/efi/EFI/BOOT/")
+                    && !c.stub
+            })
+            .map(|c| c.path.as_str())
+            .next()
+            .unwrap_or(bios)
+    } else {
+        bios
+    };
+    format!("{prog} -o /{target}")
+}
+
 /// Commands that add `add` and remove `remove` from the kernel command line of the
 /// next boot on this host, then reboot. When the configuration already says what is
 /// wanted (edited but not applied), only the regeneration and the reboot are given.
 pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
+    let mut s = kernel_args_config(host, add, remove);
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s.push_str("reboot");
+    s
+}
+
+/// [`kernel_args`] without the reboot: the commands that change the next boot's
+/// command line (empty when there is nothing to run).
+pub fn kernel_args_config(host: &Host, add: &[&str], remove: &[&str]) -> String {
     let boot = &host.system.boot;
-    let next = args::next_boot(host);
-    let next_words: Vec<&str> = next.split_whitespace().collect();
+    let next = args::next_boot_known(host);
+    // What the configuration already says needs no edit, only the regeneration.
     let add: Vec<&str> = add
         .iter()
         .copied()
-        .filter(|a| !next_words.contains(a))
+        .filter(|a| next.as_ref().is_none_or(|n| !n.iter().any(|w| w == a)))
         .collect();
     // Only remove what a file holds; an argument set elsewhere (a hand-edited boot
     // entry) is reported as such.
@@ -85,10 +138,15 @@ pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
     let remove_in: Vec<(&str, String)> = remove
         .iter()
         .filter_map(|r| {
-            let file = boot
-                .files
-                .iter()
-                .find(|f| f.args.split_whitespace().any(|w| w == *r));
+            let file = boot.files.iter().find(|f| {
+                // GRUB variables on GRUB hosts, etc/kernel/cmdline on kernel-install ones.
+                let owned = match boot.bootloader {
+                    Bootloader::KernelInstall => f.variable.is_empty(),
+                    Bootloader::GrubUpdateGrub | Bootloader::GrubMkconfig => !f.variable.is_empty(),
+                    _ => true,
+                };
+                owned && f.args.split_whitespace().any(|w| w == *r)
+            });
             match file {
                 Some(f) => Some((*r, abs(&f.path))),
                 None => {
@@ -101,15 +159,21 @@ pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
     let add_s = add.join(" ");
     match boot.bootloader {
         Bootloader::Grubby => {
-            let mut cmd = "grubby --update-kernel=ALL".to_string();
-            if !add.is_empty() {
-                cmd.push_str(&format!(" --args=\"{add_s}\""));
+            let rm: Vec<&str> = remove
+                .iter()
+                .copied()
+                .filter(|r| next.as_ref().is_none_or(|n| n.iter().any(|w| w == r)))
+                .collect();
+            if !add.is_empty() || !rm.is_empty() {
+                let mut cmd = "grubby --update-kernel=ALL".to_string();
+                if !add.is_empty() {
+                    cmd.push_str(&format!(" --args=\"{add_s}\""));
+                }
+                if !rm.is_empty() {
+                    cmd.push_str(&format!(" --remove-args=\"{}\"", rm.join(" ")));
+                }
+                lines.push(cmd);
             }
-            let rm: Vec<&str> = remove.to_vec();
-            if !rm.is_empty() {
-                cmd.push_str(&format!(" --remove-args=\"{}\"", rm.join(" ")));
-            }
-            lines.push(cmd);
             elsewhere.clear();
         }
         Bootloader::GrubUpdateGrub | Bootloader::GrubMkconfig => {
@@ -131,13 +195,7 @@ pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
                     )),
                 }
             }
-            lines.push(if boot.bootloader == Bootloader::GrubUpdateGrub {
-                "update-grub".into()
-            } else if boot.has_tool("grub2-mkconfig") {
-                "grub2-mkconfig -o /boot/grub2/grub.cfg".into()
-            } else {
-                "grub-mkconfig -o /boot/grub/grub.cfg".into()
-            });
+            lines.push(grub_regen(boot));
         }
         Bootloader::KernelInstall => {
             for (r, f) in &remove_in {
@@ -146,10 +204,13 @@ pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
             if !add.is_empty() {
                 lines.push(format!("sed -i '1s/$/ {add_s}/' /etc/kernel/cmdline"));
             }
+            // As `passthru kernel-args` runs it, for the running kernel.
             lines.push(if boot.has_tool("proxmox-boot-tool") {
                 "proxmox-boot-tool refresh".into()
+            } else if let Some(k) = &host.system.kernel_release {
+                format!("kernel-install add {k} /lib/modules/{k}/vmlinuz")
             } else {
-                "kernel-install add \"$(uname -r)\" \"/usr/lib/modules/$(uname -r)/vmlinuz\"".into()
+                "kernel-install add \"$(uname -r)\" \"/lib/modules/$(uname -r)/vmlinuz\"".into()
             });
         }
         Bootloader::Unknown => {
@@ -172,7 +233,6 @@ pub fn kernel_args(host: &Host, add: &[&str], remove: &[&str]) -> String {
             "# {e} is on the running command line but in no boot configuration file: remove it from the boot entry that sets it"
         ));
     }
-    lines.push("reboot".into());
     lines.join("\n")
 }
 
@@ -237,6 +297,33 @@ mod tests {
         assert_eq!(
             kernel_args(&h, &["iommu=pt"], &[]),
             "sed -i '1s/$/ iommu=pt/' /etc/kernel/cmdline\nproxmox-boot-tool refresh\nreboot"
+        );
+        // grubby: the boot entries say what the next boot gets, not etc/default/grub.
+        let mut h = host(
+            Bootloader::Grubby,
+            vec![grub_file("intel_iommu=on iommu=pt")],
+            &["grubby"],
+        );
+        h.system.boot.entries = vec![BootArgsFile {
+            path: "boot/loader/entries/a-6.1.conf".into(),
+            variable: "options".into(),
+            line: 4,
+            args: "root=/dev/sda1 ro iommu=pt intel_iommu=off".into(),
+        }];
+        assert_eq!(
+            kernel_args(&h, &["intel_iommu=on", "iommu=pt"], &["intel_iommu=off", "iommu=off"]),
+            "grubby --update-kernel=ALL --args=\"intel_iommu=on\" --remove-args=\"intel_iommu=off\"\nreboot"
+        );
+        h.system.boot.entries[0].args = "root=/dev/sda1 ro intel_iommu=on iommu=pt".into();
+        assert_eq!(
+            kernel_args(&h, &["intel_iommu=on", "iommu=pt"], &[]),
+            "reboot"
+        );
+        // RHEL 8 entries take their options from grubenv: not known, so grubby adds all.
+        h.system.boot.entries[0].args = "$kernelopts".into();
+        assert_eq!(
+            kernel_args(&h, &["iommu=pt"], &[]),
+            "grubby --update-kernel=ALL --args=\"iommu=pt\"\nreboot"
         );
         let h = host(Bootloader::Unknown, vec![], &[]);
         assert!(kernel_args(&h, &["iommu=pt"], &[])

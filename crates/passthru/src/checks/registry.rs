@@ -22,6 +22,7 @@ pub const CHECKS: &[Check] = &[
     host::iommu_firmware::CHECK,
     host::iommu_kernel::CHECK,
     host::iommu_passthrough_mode::CHECK,
+    host::reboot_pending::CHECK,
     host::interrupt_remapping::CHECK,
     host::unsafe_interrupts::CHECK,
     host::noiommu_mode::CHECK,

@@ -24,6 +24,7 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "vfio.unsafe-interrupts",
             "vfio.noiommu-mode",
             "iommu.no-passthrough-mode",
+            "boot.reboot-pending",
             "kvm.no-device",
         ],
     ),

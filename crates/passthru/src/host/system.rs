@@ -41,6 +41,10 @@ pub struct SystemFacts {
     pub qemu_conf: Option<QemuConf>,
     /// Interfaces that carry a default route (`proc/net/route`, destination 0/0).
     pub default_route_interfaces: Vec<String>,
+    /// Kernel arguments passthru was asked to put on the command line: each
+    /// `passthru kernel-args` change set that is done and not undone (oldest first),
+    /// then the `[kernel]` section of `etc/passthru/host.toml`.
+    pub kernel_args_asked: Vec<KernelArgsAsked>,
     /// libvirt QEMU domains defined (`etc/libvirt/qemu/*.xml`) or running
     /// (`run/libvirt/qemu/*.xml`) on the host, with the PCI devices they are given.
     /// `None` when the root has neither directory.
@@ -358,6 +362,29 @@ pub struct BootConfig {
     /// `grub-mkconfig`, `kernel-install`, `proxmox-boot-tool`, `bootctl`, and the
     /// initramfs builders `update-initramfs`, `dracut`, `mkinitcpio`).
     pub tools: Vec<String>,
+    /// Booted through UEFI (`sys/firmware/efi` exists): `grub.cfg` is then the one on
+    /// the ESP unless that is a stub.
+    pub efi: bool,
+    /// GRUB default files that exist (`etc/default/grub`, `etc/sysconfig/grub`).
+    pub grub_defaults: Vec<String>,
+    /// `grub.cfg` files that exist (`boot/grub2/grub.cfg`, `boot/grub/grub.cfg`,
+    /// `boot/efi/EFI/*/grub.cfg`).
+    pub grub_cfgs: Vec<GrubCfg>,
+    /// Boot Loader Specification entries (`boot/loader/entries/*.conf`) and their
+    /// `options` line: what grubby edits, and what the next boot gets on hosts that
+    /// use it.
+    pub entries: Vec<BootArgsFile>,
+}
+
+/// One `grub.cfg`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GrubCfg {
+    /// Path relative to the root.
+    pub path: String,
+    /// Only a stub that chains to another `grub.cfg` (`configfile`), as newer
+    /// distributions put on the ESP: regenerating it changes nothing.
+    pub stub: bool,
 }
 
 impl BootConfig {
@@ -413,4 +440,22 @@ pub struct QemuConf {
     pub cgroup_device_acl: Option<Vec<String>>,
     /// Line of the `cgroup_device_acl` assignment.
     pub cgroup_device_acl_line: usize,
+}
+
+/// Kernel arguments passthru was asked for, and where that is recorded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KernelArgsAsked {
+    /// Where it is recorded, relative to the root (`var/lib/passthru/journal/ID`,
+    /// `etc/passthru/host.toml`).
+    pub source: String,
+    /// What asked: the change set's command as the operator would retype it
+    /// (`passthru kernel-args --iommu --pt`), or `[kernel]` for the host file.
+    pub command: String,
+    /// When (change sets), UTC.
+    pub when: Option<String>,
+    /// Arguments to be on the command line.
+    pub add: Vec<String>,
+    /// Arguments not to be on it (`key` means every `key=...`).
+    pub remove: Vec<String>,
 }

@@ -7,6 +7,7 @@ pub mod iommu_kernel;
 pub mod iommu_passthrough_mode;
 pub mod kvm_device;
 pub mod noiommu_mode;
+pub mod reboot_pending;
 pub mod unsafe_interrupts;
 pub mod vfio_container;
 pub mod vfio_modules;

@@ -2,8 +2,10 @@
 //! next boot will get (`etc/default/grub` + `etc/default/grub.d/*.cfg`,
 //! `etc/sysconfig/grub`, `etc/kernel/cmdline`).
 
+use crate::change::kernel_args::is_grub_stub;
 use crate::host::root::Root;
-use crate::host::system::{BootArgsFile, BootConfig, Bootloader};
+use crate::host::sources::change_facts::TOOL_DIRS;
+use crate::host::system::{BootArgsFile, BootConfig, Bootloader, GrubCfg};
 
 /// GRUB variables that hold kernel arguments.
 pub const GRUB_VARS: &[&str] = &["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"];
@@ -23,19 +25,82 @@ pub const BOOT_TOOLS: &[&str] = &[
 ];
 
 fn find_tools(root: &Root) -> Vec<String> {
+    // The same places `passthru kernel-args` looks, so both pick the same tooling.
     BOOT_TOOLS
         .iter()
         .filter(|t| {
-            ["usr/sbin", "sbin", "usr/bin", "bin"]
-                .iter()
-                .any(|d| root.exists(&format!("{d}/{t}")))
+            TOOL_DIRS.iter().any(|d| {
+                let p = format!("{d}/{t}");
+                root.exists(&p) && !root.is_dir(&p)
+            })
         })
         .map(|t| t.to_string())
         .collect()
 }
 
+/// `grub.cfg` files: `boot/grub2`, `boot/grub`, then `boot/efi/EFI/*` by name.
+fn find_grub_cfgs(root: &Root) -> Vec<GrubCfg> {
+    let mut paths: Vec<String> = ["boot/grub2/grub.cfg", "boot/grub/grub.cfg"]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut vendors = root.list("boot/efi/EFI").unwrap_or_default();
+    vendors.sort();
+    paths.extend(
+        vendors
+            .into_iter()
+            .map(|v| format!("boot/efi/EFI/{v}/grub.cfg")),
+    );
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let text = root.read_string(&path).ok()?;
+            Some(GrubCfg {
+                stub: is_grub_stub(&text),
+                path,
+            })
+        })
+        .collect()
+}
+
+/// The `options` line of each Boot Loader Specification entry.
+fn find_entries(root: &Root) -> Vec<BootArgsFile> {
+    let mut out = Vec::new();
+    for dir in [
+        "boot/loader/entries",
+        "boot/efi/loader/entries",
+        "efi/loader/entries",
+    ] {
+        let mut names = root.list(dir).unwrap_or_default();
+        names.sort();
+        for n in names.iter().filter(|n| n.ends_with(".conf")) {
+            let path = format!("{dir}/{n}");
+            let Ok(text) = root.read_string(&path) else {
+                continue;
+            };
+            if let Some((i, args)) = text.lines().enumerate().find_map(|(i, l)| {
+                let o = l.trim_start().strip_prefix("options")?;
+                (o.is_empty() || o.starts_with(char::is_whitespace)).then_some((i, o))
+            }) {
+                out.push(BootArgsFile {
+                    path,
+                    variable: "options".into(),
+                    line: i + 1,
+                    args: args.split_whitespace().collect::<Vec<_>>().join(" "),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Reads the boot configuration.
 pub fn read_boot(root: &Root) -> BootConfig {
+    let grub_defaults: Vec<String> = ["etc/default/grub", "etc/sysconfig/grub"]
+        .iter()
+        .filter(|p| root.exists(p))
+        .map(|p| p.to_string())
+        .collect();
     let mut grub_files: Vec<String> = Vec::new();
     if root.exists("etc/default/grub") {
         grub_files.push("etc/default/grub".into());
@@ -73,16 +138,23 @@ pub fn read_boot(root: &Root) -> BootConfig {
         });
     }
     let tools = find_tools(root);
-    let grubby = tools.iter().any(|t| t == "grubby");
-    let update_grub = tools.iter().any(|t| t == "update-grub");
-    let bootloader = if grubby {
+    let grub_cfgs = find_grub_cfgs(root);
+    let has = |t: &str| tools.iter().any(|x| x == t);
+    // The order of `passthru kernel-args` (change::kernel_args::boot_method).
+    let bootloader = if has("grubby") {
         Bootloader::Grubby
+    } else if kernel_cmdline.is_some()
+        && (has("proxmox-boot-tool") || grub_cfgs.is_empty() || grub_defaults.is_empty())
+    {
+        Bootloader::KernelInstall
+    } else if !grub_defaults.is_empty() {
+        if has("update-grub") {
+            Bootloader::GrubUpdateGrub
+        } else {
+            Bootloader::GrubMkconfig
+        }
     } else if kernel_cmdline.is_some() {
         Bootloader::KernelInstall
-    } else if !grub_files.is_empty() && update_grub {
-        Bootloader::GrubUpdateGrub
-    } else if !grub_files.is_empty() {
-        Bootloader::GrubMkconfig
     } else {
         Bootloader::Unknown
     };
@@ -90,6 +162,10 @@ pub fn read_boot(root: &Root) -> BootConfig {
         bootloader,
         files,
         tools,
+        efi: root.is_dir("sys/firmware/efi"),
+        grub_defaults,
+        grub_cfgs,
+        entries: find_entries(root),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod libvirt;
 pub mod modprobe;
 pub mod modules;
 pub mod nova;
+pub mod passthru_state;
 pub mod qemu;
 pub mod route;
 
@@ -39,5 +40,6 @@ pub fn read_system(root: &Root, host: &mut Host) {
     s.qemu_conf = qemu::read_qemu_conf(root);
     s.default_route_interfaces = route::read_default_routes(root);
     s.libvirt_domains = libvirt::read_domains(root);
+    s.kernel_args_asked = passthru_state::read_kernel_args_asked(root, s.cpu.vendor);
     s.kernel_log = kernel_log::read_live_kernel_log(root);
 }
