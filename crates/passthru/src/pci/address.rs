@@ -206,12 +206,24 @@ fn from_parts(
     })
 }
 
+/// A number as libvirt reads address attributes (`virStrToLong_uip`, base 0):
+/// `0x` hex, a leading `0` octal (so `bus='010'` is bus 8), else decimal; leading
+/// blanks are allowed (strtol) and trailing characters are not.
 fn libvirt_num(input: &str, field: &'static str, v: &str, max: u64) -> Result<u64, AddressError> {
-    let v = v.trim();
-    let parsed = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()
+    let t = v.trim_start();
+    let parsed = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (!h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit()))
+            .then(|| u64::from_str_radix(h, 16).ok())
+            .flatten()
+    } else if t.len() > 1 && t.starts_with('0') {
+        t.bytes()
+            .all(|c| (b'0'..=b'7').contains(&c))
+            .then(|| u64::from_str_radix(&t[1..], 8).ok())
+            .flatten()
     } else {
-        v.parse::<u64>().ok()
+        (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| t.parse::<u64>().ok())
+            .flatten()
     };
     let n = parsed.ok_or_else(|| AddressError::NotHex {
         input: input.to_string(),
@@ -325,6 +337,16 @@ mod tests {
         assert!(PciAddress::from_libvirt_attrs("0", "256", "0", "0").is_err());
         assert!(PciAddress::from_libvirt_attrs("0", "0x07", "32", "0").is_err());
         assert!(PciAddress::from_libvirt_attrs("0", "seven", "0", "0").is_err());
+        // libvirt reads a leading 0 as octal and refuses trailing characters.
+        assert_eq!(
+            PciAddress::from_libvirt_attrs("0", "010", "0", "0")
+                .unwrap()
+                .bus,
+            8
+        );
+        assert!(PciAddress::from_libvirt_attrs("0", "08", "0", "0").is_err());
+        assert!(PciAddress::from_libvirt_attrs("0", "7 ", "0", "0").is_err());
+        assert!(PciAddress::from_libvirt_attrs("0", "0x", "0", "0").is_err());
         let msg = PciAddress::parse("00:20.0").unwrap_err().to_string();
         assert!(
             msg.contains("slot") && msg.contains("0x20") && msg.contains("0x1f"),
