@@ -10,15 +10,24 @@ pub const PCI_IDS_PATHS: &[&str] = &["usr/share/misc/pci.ids", "usr/share/hwdata
 
 /// A pci.ids database, indexed lazily: loading it only notes where each vendor's
 /// block and the class section start (one pass over the top-level lines, no copies);
-/// a lookup reads the lines of that one block. A host names a handful of distinct
-/// devices, so this is a small fraction of parsing all ~40 000 entries up front.
+/// the first lookup in a vendor indexes that vendor's device lines. A host names a
+/// handful of vendors, so this is a small fraction of parsing all ~40 000 entries.
 #[derive(Default, Debug, Clone)]
 pub struct PciIds {
     text: String,
-    /// Vendor id -> byte range of its block (the vendor line and its tab lines).
-    vendors: HashMap<u16, (usize, usize)>,
+    /// Vendor id -> its block (the vendor line and its tab lines).
+    vendors: HashMap<u16, VendorBlock>,
     /// Class id -> byte range of its block (`C xx` line and its tab lines).
     classes: HashMap<u8, (usize, usize)>,
+}
+
+/// Where a vendor's lines are, and (built on first use) where each device line is.
+#[derive(Default, Debug, Clone)]
+struct VendorBlock {
+    start: usize,
+    end: usize,
+    /// Device id -> offset of its line in the text.
+    devices: std::sync::OnceLock<HashMap<u16, usize>>,
 }
 
 fn hex4(s: &str) -> Option<u16> {
@@ -69,7 +78,11 @@ impl PciIds {
         let mut close = |open: &mut Option<(Option<u16>, Option<u8>, usize)>, end: usize| {
             if let Some((v, c, start)) = open.take() {
                 if let Some(v) = v {
-                    db.vendors.entry(v).or_insert((start, end));
+                    db.vendors.entry(v).or_insert(VendorBlock {
+                        start,
+                        end,
+                        devices: Default::default(),
+                    });
                 }
                 if let Some(c) = c {
                     db.classes.entry(c).or_insert((start, end));
@@ -100,7 +113,7 @@ impl PciIds {
     }
 
     fn vendor_block(&self, v: u16) -> Option<&str> {
-        self.vendors.get(&v).map(|&(a, b)| &self.text[a..b])
+        self.vendors.get(&v).map(|b| &self.text[b.start..b.end])
     }
 
     fn class_block(&self, c: u8) -> Option<&str> {
@@ -115,12 +128,25 @@ impl PciIds {
 
     /// The device line's name and the block of its subsystem lines.
     fn device_entry(&self, v: u16, d: u16) -> Option<(&str, impl Iterator<Item = &str>)> {
-        let mut it = lines_of(self.vendor_block(v)?).skip(1);
-        let name = it.by_ref().find_map(|(tabs, body)| {
-            let (id, name) = id_and_name(body);
-            (tabs == 1 && hex4(id) == Some(d)).then_some(name)
-        })?;
-        let subs = it
+        let vb = self.vendors.get(&v)?;
+        let index = vb.devices.get_or_init(|| {
+            let mut index = HashMap::new();
+            let mut pos = vb.start;
+            for line in self.text[vb.start..vb.end].split_inclusive('\n') {
+                if let Some(body) = line.strip_prefix('\t').filter(|b| !b.starts_with('\t')) {
+                    if let Some(id) = hex4(id_and_name(body).0) {
+                        index.entry(id).or_insert(pos);
+                    }
+                }
+                pos += line.len();
+            }
+            index
+        });
+        let at = *index.get(&d)?;
+        let rest = &self.text[at..vb.end];
+        let (line, rest) = rest.split_once('\n').unwrap_or((rest, ""));
+        let name = id_and_name(line.trim_start_matches('\t')).1;
+        let subs = lines_of(rest)
             .take_while(|(tabs, _)| *tabs >= 2)
             .filter(|(tabs, _)| *tabs == 2)
             .map(|(_, body)| body);
@@ -247,5 +273,63 @@ mod tests {
         assert_eq!(db.vendor(0x8086), Some("Intel"));
         assert_eq!(db.device(0x8086, 0x15), None);
         assert_eq!(db.class(0x020000), None);
+    }
+
+    /// Every entry of a whole database (the machine's own when it has one) answers
+    /// the same through the lazy index as through a plain line-by-line parse.
+    #[test]
+    fn the_lazy_index_answers_like_a_full_parse() {
+        let text = std::fs::read_to_string("/usr/share/misc/pci.ids")
+            .or_else(|_| std::fs::read_to_string("/usr/share/hwdata/pci.ids"))
+            .unwrap_or_else(|_| SAMPLE.to_string());
+        let db = PciIds::parse(&text);
+        let (mut v, mut d, mut checked) = (None::<u16>, None::<u16>, 0);
+        let mut class: Option<u8> = None;
+        let mut first = std::collections::HashSet::new();
+        for line in text.lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let tabs = line.bytes().take_while(|&b| b == b'\t').count();
+            let (id, name) = id_and_name(&line[tabs..]);
+            match tabs {
+                0 if line.starts_with("C ") => {
+                    (v, class) = (None, hex2(id_and_name(&line[2..]).0));
+                }
+                0 => {
+                    (v, class) = (hex4(id), None);
+                    if let Some(v) = v.filter(|v| first.insert((*v, None))) {
+                        assert_eq!(db.vendor(v), Some(name), "{line}");
+                    }
+                }
+                1 if class.is_some() => {
+                    let c =
+                        (u32::from(class.unwrap()) << 16) | u32::from(hex2(id).unwrap_or(0)) << 8;
+                    if hex2(id).is_some() {
+                        assert_eq!(db.class(c), Some(name), "{line}");
+                    }
+                }
+                1 => {
+                    d = hex4(id);
+                    if let (Some(v), Some(d)) = (v, d) {
+                        if first.insert((v, Some(d))) {
+                            assert_eq!(db.device(v, d), Some(name), "{line}");
+                            checked += 1;
+                        }
+                    }
+                }
+                2 if class.is_none() => {
+                    let mut ids = id.split_whitespace().map(hex4);
+                    if let (Some(v), Some(d), Some(Some(sv)), Some(Some(sd))) =
+                        (v, d, ids.next(), ids.next())
+                    {
+                        let got = db.subsystem(v, d, sv, sd);
+                        assert!(got.is_some(), "{line}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(checked > 0);
     }
 }
