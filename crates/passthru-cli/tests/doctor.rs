@@ -1226,3 +1226,144 @@ fn run_doctor(root: &Path) -> (i32, Value) {
         serde_json::from_slice(&o.stdout).unwrap(),
     )
 }
+
+#[test]
+fn default_route_through_a_bridge_over_a_bond() {
+    // br0 (default route) <- bond0 (bridge port) <- eno1 (bond slave, the I350 PF).
+    let mut h = healthy();
+    file(
+        &mut h,
+        "proc/net/route",
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\nbr0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\nbr0\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n",
+    );
+    for (path, target) in [
+        ("sys/class/net/br0/brif/bond0", "../../bond0/brport"),
+        ("sys/class/net/br0/lower_bond0", "../bond0"),
+        ("sys/class/net/bond0/lower_eno1", "../eno1"),
+    ] {
+        h.files.push(ExtraFile {
+            path: path.into(),
+            contents: String::new(),
+            link: Some(target.into()),
+            mode: None,
+        });
+    }
+    file(&mut h, "sys/class/net/bond0/brport/state", "3\n");
+    let (code, v) = doctor(&h, &["eno1"]);
+    assert_eq!(code, 2);
+    let f = finding(&v, "device.default-route", Some("0000:02:00.0"));
+    assert_eq!(f["severity"], "fail");
+    assert_eq!(
+        f["message"],
+        "eno1 (through br0) carries the host's default route"
+    );
+    assert!(f["fix"]
+        .as_str()
+        .unwrap()
+        .ends_with("(a VF of eno1 instead of the PF)"));
+    // The VFs have no interface on the host: nothing to say about them.
+    let (_, v) = doctor(&h, &["02:10.0"]);
+    assert!(!findings(&v)
+        .iter()
+        .any(|f| f["id"] == "device.default-route"));
+}
+
+#[test]
+fn advice_that_waits_for_the_iommu_and_binding_a_pf_with_vfs() {
+    // No IOMMU (an Intel host booted without intel_iommu=on): iommu=pt and interrupt
+    // remapping wait for the kernel-disabled fix, which sets both arguments.
+    let mut h = healthy();
+    h.cmdline = Some("BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet".into());
+    file(
+        &mut h,
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n",
+    );
+    for d in &mut h.devices {
+        d.iommu_group = None;
+        if let Some(s) = &mut d.sriov {
+            s.num_vfs = 0;
+        }
+    }
+    file(&mut h, "dev/vfio/vfio", "");
+    let (code, v) = doctor(&h, &["01:00.0"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        finding(&v, "iommu.kernel-disabled", None)["fix"],
+        "sed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on iommu=pt /' /etc/default/grub\nupdate-grub\nreboot"
+    );
+    let pt = finding(&v, "iommu.no-passthrough-mode", None);
+    assert_eq!(pt["severity"], "info");
+    assert_eq!(
+        pt["message"],
+        "iommu=pt is not set, which matters only once the kernel has an IOMMU enabled"
+    );
+    assert!(pt["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("Turn the IOMMU on first"));
+    let ir = finding(&v, "iommu.no-interrupt-remapping", None);
+    assert_eq!(ir["severity"], "info");
+    assert!(ir["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("Turn the IOMMU on first"));
+
+    // A PF named while its VFs exist: binding it to vfio-pci would remove them.
+    let (_, v) = doctor(&healthy(), &["eno1"]);
+    let f = finding(&v, "device.host-driver", Some("0000:02:00.0"));
+    assert_eq!(f["message"], "bound to host driver igb, not vfio-pci");
+    assert!(
+        f["fix"].as_str().unwrap().starts_with(
+            "# 0000:02:00.0 has 2 VFs enabled: unbinding igb removes them (and takes them from any guest using one).\n# To give guests VFs instead, check those: passthru doctor 0000:02:10.0 0000:02:10.4\nmodprobe vfio-pci\n"
+        ),
+        "{f}"
+    );
+}
+
+#[test]
+fn every_problem_on_every_scenario_has_a_fix() {
+    // Through all the scenarios above: no WARN or FAIL finding without a fix.
+    let mut hosts = vec![healthy()];
+    let mut h = healthy();
+    h.cmdline = Some("ro quiet intel_iommu=off".into());
+    for d in &mut h.devices {
+        d.iommu_group = None;
+    }
+    hosts.push(h);
+    let mut h = healthy();
+    file(
+        &mut h,
+        "sys/devices/virtual/iommu/dmar0/intel-iommu/ecap",
+        "f050d2\n",
+    );
+    file(
+        &mut h,
+        "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+        "Y\n",
+    );
+    file(
+        &mut h,
+        "etc/modprobe.d/vfio.conf",
+        "options vfio-pci ids=10de:1b81\nblacklist radeon\n",
+    );
+    file(
+        &mut h,
+        "etc/nova/nova.conf",
+        "[pci]\ndevice_spec = {\"vendor_id\": \"8086\", \"product_id\": \"10ed\"}\n",
+    );
+    let pf = h.device_mut(bdf("0000:02:00.0")).unwrap();
+    pf.netdevs = vec![NetdevSpec::no_carrier("eno1", "a0:36:9f:00:00:01")];
+    hosts.push(h);
+    for h in &hosts {
+        for args in [&[][..], &["01:00.0", "eno1", "8086:1520"][..]] {
+            let (_, v) = doctor(h, args);
+            for f in findings(&v) {
+                if f["severity"] == "warn" || f["severity"] == "fail" {
+                    let fix = f["fix"].as_str().unwrap_or_else(|| panic!("no fix: {f}"));
+                    assert!(!fix.trim().is_empty(), "{f}");
+                }
+            }
+        }
+    }
+}

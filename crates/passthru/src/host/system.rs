@@ -41,6 +41,9 @@ pub struct SystemFacts {
     pub qemu_conf: Option<QemuConf>,
     /// Interfaces that carry a default route (`proc/net/route`, destination 0/0).
     pub default_route_interfaces: Vec<String>,
+    /// Interfaces under those (bridge ports, bond slaves, a VLAN's parent, at any
+    /// depth): taking one from the host cuts the default route just the same.
+    pub default_route_lowers: Vec<RouteLower>,
     /// Kernel arguments passthru was asked to put on the command line: each
     /// `passthru kernel-args` change set that is done and not undone (oldest first),
     /// then the `[kernel]` section of `etc/passthru/host.toml`.
@@ -458,4 +461,14 @@ pub struct KernelArgsAsked {
     pub add: Vec<String>,
     /// Arguments not to be on it (`key` means every `key=...`).
     pub remove: Vec<String>,
+}
+
+/// An interface stacked under one that carries the default route.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteLower {
+    /// The lower interface (`eno1`).
+    pub interface: String,
+    /// The default-route interface above it (`br0`).
+    pub via: String,
 }

@@ -21,8 +21,22 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
     if d.netdevs.is_empty() || !ctx.host.system.collected {
         return None;
     }
-    let routes = &ctx.host.system.default_route_interfaces;
-    let carrying: Vec<&String> = d.netdevs.iter().filter(|n| routes.contains(n)).collect();
+    let s = &ctx.host.system;
+    // Its own interface carries the route, or sits under one that does (a bridge
+    // port, a bond slave, a VLAN's parent).
+    let carrying: Vec<String> = d
+        .netdevs
+        .iter()
+        .filter_map(|n| {
+            if s.default_route_interfaces.contains(n) {
+                return Some(n.clone());
+            }
+            s.default_route_lowers
+                .iter()
+                .find(|l| l.interface == *n)
+                .map(|l| format!("{n} (through {})", l.via))
+        })
+        .collect();
     let f =
         |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
     Some(if carrying.is_empty() {
@@ -32,6 +46,7 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
         )
     } else {
         let ifs: Vec<&str> = carrying.iter().map(|s| s.as_str()).collect();
+        let own: Vec<&str> = d.netdevs.iter().map(|s| s.as_str()).collect();
         f(
             Severity::Fail,
             format!("{} carries the host's default route", ifs.join(", ")),
@@ -39,7 +54,7 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
         .why("unbinding it from its host driver takes the host off the network (and the SSH session with it)")
         .fix(format!(
             "Move the host's default route to another interface first (e.g. `ip route replace default via GW dev OTHER` and the same in the network configuration), or pass a different device (a VF of {} instead of the PF)",
-            ifs.join(", ")
+            own.join(", ")
         ))
     })
 }

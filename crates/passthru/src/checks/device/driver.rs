@@ -60,6 +60,21 @@ fn one(ctx: &Context, d: &PciDevice) -> Finding {
             } else {
                 Severity::Warn
             };
+            let mut fix = bind_vfio_commands(&addr, true);
+            // Unbinding a PF's driver disables SR-IOV: its VFs vanish, from guests too.
+            if let Some(n) = d.sriov.as_ref().map(|s| s.num_vfs).filter(|n| *n > 0) {
+                let vfs: Vec<String> = ctx
+                    .host
+                    .devices
+                    .iter()
+                    .filter(|v| v.physfn == Some(d.address))
+                    .map(|v| v.address.to_string())
+                    .collect();
+                fix = format!(
+                    "# {addr} has {n} VFs enabled: unbinding {drv} removes them (and takes them from any guest using one).\n# To give guests VFs instead, check those: passthru doctor {}\n{fix}",
+                    vfs.join(" ")
+                );
+            }
             f(
                 sev,
                 format!("bound to host driver {drv}, not vfio-pci"),
@@ -67,7 +82,7 @@ fn one(ctx: &Context, d: &PciDevice) -> Finding {
             .why(format!(
                 "the host uses the device through {drv} now; libvirt managed='yes' detaches it at guest start, anything else (unmanaged hostdev, boot-time binding) needs vfio-pci"
             ))
-            .fix(bind_vfio_commands(&addr, true))
+            .fix(fix)
         }
         (None, None) => f(
             Severity::Info,

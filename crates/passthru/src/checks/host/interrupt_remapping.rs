@@ -50,7 +50,8 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             Severity::Info,
             LABEL,
             "cannot tell while the kernel has no IOMMU enabled: see iommu.kernel-disabled",
-        )];
+        )
+        .fix("Turn the IOMMU on first (the fix of iommu.kernel-disabled), then run `passthru doctor` again")];
     }
     let firmware_fix = "Enable interrupt remapping (often listed with VT-d / IOMMU, and x2APIC) in the firmware setup and power-cycle; \
 if the platform has none, these devices cannot be isolated: keep them on the host (allow_unsafe_interrupts=1 works around vfio's refusal but lets a guest forge interrupts)";

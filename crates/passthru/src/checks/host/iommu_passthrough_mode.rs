@@ -41,6 +41,17 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         };
         return vec![Finding::new(ID, Section::Host, Severity::Pass, LABEL, how)];
     }
+    if h.system.collected && !crate::checks::host::iommu_active(h) {
+        // No IOMMU, no translation to skip: the kernel-disabled fix comes first.
+        return vec![Finding::new(
+            ID,
+            Section::Host,
+            Severity::Info,
+            LABEL,
+            format!("{arg} is not set, which matters only once the kernel has an IOMMU enabled"),
+        )
+        .fix("Turn the IOMMU on first (the fix of iommu.kernel-disabled, which adds it where the kernel needs arguments)")];
+    }
     vec![Finding::new(
         ID,
         Section::Host,

@@ -1,6 +1,7 @@
 //! The interfaces that carry a default route (`proc/net/route`, `proc/net/ipv6_route`).
 
 use crate::host::root::Root;
+use crate::host::system::RouteLower;
 
 /// Reads the default-route interfaces, IPv4 then IPv6, without duplicates.
 pub fn read_default_routes(root: &Root) -> Vec<String> {
@@ -13,6 +14,40 @@ pub fn read_default_routes(root: &Root) -> Vec<String> {
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|i| seen.insert(i.clone()));
+    out
+}
+
+/// The interfaces under each default-route interface (`sys/class/net/IF/lower_*`,
+/// and a bridge's `brif/`), at any depth: a bond under a bridge, a VLAN on a bond.
+pub fn read_route_lowers(root: &Root, top: &[String]) -> Vec<RouteLower> {
+    let mut out: Vec<RouteLower> = Vec::new();
+    for via in top {
+        let mut todo = vec![via.clone()];
+        let mut seen = vec![via.clone()];
+        while let Some(i) = todo.pop() {
+            let mut lowers: Vec<String> = root
+                .list(&format!("sys/class/net/{i}"))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| e.strip_prefix("lower_").map(str::to_string))
+                .collect();
+            lowers.extend(
+                root.list(&format!("sys/class/net/{i}/brif"))
+                    .unwrap_or_default(),
+            );
+            lowers.sort();
+            for l in lowers {
+                if !seen.contains(&l) {
+                    seen.push(l.clone());
+                    out.push(RouteLower {
+                        interface: l.clone(),
+                        via: via.clone(),
+                    });
+                    todo.push(l);
+                }
+            }
+        }
+    }
     out
 }
 
