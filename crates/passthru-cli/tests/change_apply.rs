@@ -72,6 +72,16 @@ fn a_host_file_applies_converges_and_undoes_byte_for_byte() {
         assert!(out.contains(needle), "plan lacks {needle:?}:\n{out}");
     }
     assert_same(&before, &dump(root), "the plan alone");
+    // The unit's binary is not under this root: said, since a boot would fail.
+    assert!(
+        out.contains("warning: the boot unit runs /usr/bin/passthru, which"),
+        "{out}"
+    );
+    let out = ok(&passthru(
+        root,
+        &["apply", f, "--binary", "/usr/bin/dracut"],
+    ));
+    assert!(!out.contains("the boot unit runs"), "{out}");
 
     let out = ok(&passthru(root, &["apply", f, "--yes"]));
     assert!(out.contains("Converged"), "{out}");
