@@ -186,25 +186,16 @@ fn another_driver_by_name_and_a_driver_that_is_not_loaded() {
     let root = m.root();
     let before = dump(root);
     // pci-stub is not loaded, and this root has no modprobe: the plan loads it first,
-    // the step is skipped under --root, the bind times out and everything is undone.
-    let out = passthru(
-        root,
-        &[
-            "bind",
-            "07:10.2",
-            "--driver",
-            "pci-stub",
-            "-y",
-            "--timeout",
-            "2",
-        ],
-    );
+    // the step is skipped under --root, the bind stops (the driver is not registered:
+    // no use waiting out the 60 s) and everything is undone.
+    let out = passthru(root, &["bind", "07:10.2", "--driver", "pci-stub", "-y"]);
     let all = fails(&out);
     assert!(all.contains("run modprobe pci_stub"), "{all}");
     assert!(
-        all.contains("timed out after 2s waiting until 0000:07:10.2 is bound to pci-stub"),
+        all.contains("0000:07:10.2 cannot be bound to pci-stub: the driver is not loaded (no sys/bus/pci/drivers/pci-stub); load it (`modprobe pci_stub`)"),
         "{all}"
     );
+    assert!(!all.contains("timed out"), "{all}");
     assert!(all.contains("Rolled back"), "{all}");
     assert_same(&before, &dump(root), "a bind to a driver that never came");
     // Loaded (the simulator's modprobe), the same command converges.
@@ -293,4 +284,65 @@ fn giving_back_a_device_vfio_pci_claims_by_id_is_refused() {
     ));
     ok(&passthru(root, &["undo", "-y"]));
     assert_same(&before, &dump(root), "undone");
+}
+
+#[test]
+fn a_gpu_vfio_pci_holds_by_id_goes_back_once_the_id_is_dropped() {
+    // The two-socket scenario boots its GPU (d8:00.0 and its audio d8:00.1, one group)
+    // on vfio-pci with no override: vfio-pci holds their ids (ids= at boot).
+    let Some(m) = mount(&passthru_testsupport::scenarios::two_socket()) else {
+        return;
+    };
+    let root = m.root();
+    let before = dump(root);
+    let err = fails(&passthru(
+        root,
+        &["bind", "d8:00.0", "d8:00.1", "--host", "-y"],
+    ));
+    assert!(
+        err.contains("0000:d8:00.0 is on vfio-pci without a driver_override, so vfio-pci claims 10de:24b0 by id"),
+        "{err}"
+    );
+    assert_same(&before, &dump(root), "refused");
+    // Following the fix: drop the ids from the running vfio-pci, then --force.
+    for id in ["10de 24b0", "10de 228b"] {
+        std::fs::write(root.join("sys/bus/pci/drivers/vfio-pci/remove_id"), id).unwrap();
+    }
+    let out = ok(&passthru(
+        root,
+        &["bind", "d8:00.0", "d8:00.1", "--host", "-y", "--force"],
+    ));
+    // No host driver for this GPU is loaded: off vfio-pci, on no driver, converged.
+    assert!(out.contains("Converged"), "{out}");
+    assert!(out.contains("0000:d8:00.0 is on no driver"), "{out}");
+    let devs = agree(root);
+    assert_eq!(driver_of(&devs, "0000:d8:00.0"), None);
+    assert_eq!(driver_of(&devs, "0000:d8:00.1"), None);
+    assert!(!root.join("dev/vfio/90").exists(), "the group left vfio");
+    // Undo puts both back on vfio-pci, without an override, as they were (this tree
+    // had no var/: the journal's parents are new).
+    ok(&passthru(root, &["undo", "-y"]));
+    agree(root);
+    let mut after = dump(root);
+    after.remove("var");
+    after.remove("var/lib");
+    assert_same(&before, &after, "undone");
+    // Dropped until the next boot (remove_id finds nothing: ENODEV), which gives
+    // vfio-pci its ids again.
+    let e = std::fs::write(
+        root.join("sys/bus/pci/drivers/vfio-pci/remove_id"),
+        "10de 24b0",
+    );
+    assert_eq!(e.unwrap_err().raw_os_error(), Some(19), "ENODEV");
+    m.reboot().unwrap();
+    let devs = agree(root);
+    assert_eq!(
+        driver_of(&devs, "0000:d8:00.0").as_deref(),
+        Some("vfio-pci")
+    );
+    std::fs::write(
+        root.join("sys/bus/pci/drivers/vfio-pci/remove_id"),
+        "10de 24b0",
+    )
+    .unwrap();
 }

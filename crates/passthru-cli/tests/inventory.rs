@@ -248,3 +248,63 @@ fn ls_reads_less_than_show_but_the_same_inventory() {
     assert!(full.iter().any(|d| d["reset_methods"].is_array()));
     assert!(lean.iter().all(|d| d["reset_methods"].is_null()));
 }
+
+#[test]
+fn groups_name_a_shared_group_and_shared_lists_only_those() {
+    use passthru_testsupport::spec::{bdf, DeviceSpec, HostSpec};
+    // A GPU, its audio function and their root port in group 1 (isolated); a GPU and
+    // a SAS HBA behind one upstream port in group 2 (not isolated).
+    let spec = HostSpec::new()
+        .device(DeviceSpec::new(bdf("0000:00:01.0"), 0x8086, 0x1901, 0x060400).group(1))
+        .device(
+            DeviceSpec::new(bdf("0000:01:00.0"), 0x10de, 0x1b80, 0x030000)
+                .parent(bdf("0000:00:01.0"))
+                .driver("vfio-pci")
+                .group(1),
+        )
+        .device(
+            DeviceSpec::new(bdf("0000:01:00.1"), 0x10de, 0x10f0, 0x040300)
+                .parent(bdf("0000:00:01.0"))
+                .group(1),
+        )
+        .device(DeviceSpec::new(bdf("0000:02:00.0"), 0x10de, 0x1b81, 0x030000).group(2))
+        .device(
+            DeviceSpec::new(bdf("0000:03:00.0"), 0x1000, 0x0097, 0x010700)
+                .driver("mpt3sas")
+                .group(2),
+        );
+    let t = FakeHost::new(spec).write_temp().unwrap();
+    let v = json(&passthru(t.path(), &["groups", "--json"]));
+    let gs = v["groups"].as_array().unwrap();
+    assert_eq!(gs.len(), 2, "{v}");
+    assert_eq!(gs[0]["isolated"], true, "{}", gs[0]);
+    assert_eq!(gs[0]["endpoint_devices"], serde_json::json!(["0000:01:00"]));
+    assert_eq!(gs[1]["isolated"], false, "{}", gs[1]);
+    assert_eq!(
+        gs[1]["endpoint_devices"],
+        serde_json::json!(["0000:02:00", "0000:03:00"])
+    );
+    let text = ok_stdout(&passthru(t.path(), &["groups"]));
+    assert!(text.contains("IOMMU group 1 (isolated)"), "{text}");
+    assert!(
+        text.contains("IOMMU group 2 (NOT isolated: 2 devices share it)")
+            && text.contains("0000:03:00.0 [1000:0097]")
+            && text.contains("(mpt3sas)"),
+        "{text}"
+    );
+    let shared = ok_stdout(&passthru(t.path(), &["groups", "--shared"]));
+    assert!(
+        shared.contains("IOMMU group 2") && !shared.contains("IOMMU group 1 "),
+        "{shared}"
+    );
+    // show gives the same verdict for one device.
+    let gpu = ok_stdout(&passthru(t.path(), &["show", "02:00.0"]));
+    assert!(
+        gpu.contains("IOMMU group:     2 (NOT isolated; with 0000:03:00.0)"),
+        "{gpu}"
+    );
+    // Nothing shared: --shared says so rather than printing nothing.
+    let t = FakeHost::scenario("i350").unwrap().write_temp().unwrap();
+    let none = ok_stdout(&passthru(t.path(), &["groups", "--shared"]));
+    assert!(none.contains("Every IOMMU group is isolated"), "{none}");
+}

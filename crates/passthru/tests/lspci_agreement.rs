@@ -8,7 +8,7 @@
 //! NUMA node, and the SR-IOV capability decoded from the binary `config`). The same
 //! comparison runs on this machine's real `/`.
 
-use passthru::host::sources::read_root;
+use passthru::host::sources::{read_root, read_root_with, ReadOptions};
 use passthru::host::{Host, PciDevice};
 use passthru::pci::PciAddress;
 use passthru_testsupport::{bdf, scenarios, DeviceSpec, FakeHost, HostSpec, LinkSpec, PortType};
@@ -308,6 +308,14 @@ fn judge(name: &str, spec: HostSpec) {
         "{name}: passthru and lspci disagree:\n{}",
         bad.join("\n")
     );
+    // `ls` and `groups` read the lighter inventory profile: it must agree as well.
+    let lean = read_root_with(t.path(), &ReadOptions::inventory()).expect("inventory read");
+    let bad = disagreements(&lean, &ls, true);
+    assert!(
+        bad.is_empty(),
+        "{name}: the inventory profile and lspci disagree:\n{}",
+        bad.join("\n")
+    );
     // Guard against a vacuous pass: the scenario has SR-IOV and lspci decoded it.
     assert!(
         ls.values().any(|l| l.sriov.is_some_and(|s| s.2 > 0)),
@@ -380,6 +388,13 @@ fn lspci_agrees_on_this_machines_real_root() {
     assert!(
         bad.is_empty(),
         "passthru and lspci disagree on the real /sys:\n{}",
+        bad.join("\n")
+    );
+    let lean = read_root_with(Path::new("/"), &ReadOptions::inventory()).expect("inventory read");
+    let bad = disagreements(&lean, &ls, root);
+    assert!(
+        bad.is_empty(),
+        "the inventory profile and lspci disagree on the real /sys:\n{}",
         bad.join("\n")
     );
     assert_eq!(host.devices.len(), ls.len());

@@ -41,6 +41,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         emit("No IOMMU groups: the IOMMU is off or absent on this host, so no device can be assigned.\nRun `passthru doctor` for the cause and the fix.\n")?;
         return Ok(ExitCode::SUCCESS);
     }
+    if gs.is_empty() {
+        emit("Every IOMMU group is isolated: each can be assigned whole.\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut s = String::new();
     for g in &gs {
         let verdict = if g.isolated {

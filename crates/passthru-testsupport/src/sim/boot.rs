@@ -84,6 +84,7 @@ impl Kernel {
         self.dynids.clear();
         self.removed.clear();
         self.boot_modules();
+        self.boot_dynids();
         self.boots += 1;
         self.note(format!("reboot (boot #{})", self.boots));
     }

@@ -21,7 +21,7 @@ pub type KResult<T> = Result<T, Errno>;
 pub(crate) const DEVICES: &str = "sys/bus/pci/devices";
 pub(crate) const DRIVERS: &str = "sys/bus/pci/drivers";
 pub(crate) const GROUPS: &str = "sys/kernel/iommu_groups";
-const ANY: u32 = 0xffff_ffff;
+pub(crate) const ANY: u32 = 0xffff_ffff;
 const LOG_CAP: usize = 20_000;
 
 /// A PCI function as the model sees it.
@@ -130,6 +130,10 @@ pub struct Kernel {
     /// Default driver per `vvvv:dddd` learned from devices bound at load time.
     pub(crate) learned_id: BTreeMap<String, String>,
     pub(crate) dynids: BTreeMap<String, Vec<DynId>>,
+    /// `(driver, vendor, device)`: ids a stub driver (vfio-pci, pci-stub) held at
+    /// load time for devices it had without an override, which only `ids=` at boot
+    /// (or a `new_id`) does: given again at every boot, as dynamic ids.
+    pub(crate) boot_ids: Vec<(String, u32, u32)>,
     /// A VF directory per PF, learned from VF 0 at load time.
     pub(crate) vf_templates: HashMap<Bdf, Tree>,
     /// `net/` of devices whose driver was unbound, restored when one binds again.
@@ -168,6 +172,7 @@ impl Kernel {
             learned_bdf: BTreeMap::new(),
             learned_id: BTreeMap::new(),
             dynids: BTreeMap::new(),
+            boot_ids: Vec::new(),
             vf_templates: HashMap::new(),
             net_stash: HashMap::new(),
             removed: Vec::new(),
@@ -179,6 +184,7 @@ impl Kernel {
             group_floor: 0,
         };
         k.learn();
+        k.boot_dynids();
         if k.fs.is_dir("proc") && !k.fs.exists(BOOT_ID) {
             let id = k.new_boot_id();
             k.fs.write(BOOT_ID, id, 0o444);
@@ -197,8 +203,12 @@ impl Kernel {
                     self.learned_bdf.insert(d.bdf, drv.clone());
                     self.learned_id.entry(d.id()).or_insert(drv);
                 } else if self.override_of(&d).is_none() && !is_vf {
-                    // On a stub driver without an override: vfio-pci.ids= put it there.
-                    self.learned_bdf.insert(d.bdf, drv);
+                    // On a stub driver without an override: ids= put it there, which
+                    // is a dynamic id (remove_id drops it) given at every boot.
+                    let id = (drv, d.vendor, d.device);
+                    if !self.boot_ids.contains(&id) {
+                        self.boot_ids.push(id);
+                    }
                 }
             }
             if let Some(t) = self

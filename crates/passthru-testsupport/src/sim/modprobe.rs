@@ -12,7 +12,7 @@
 //!   native driver has already claimed it, as on a real host.
 
 use super::config::norm_id;
-use super::kernel::{Dev, Kernel};
+use super::kernel::{Dev, DynId, Kernel, ANY};
 use std::collections::BTreeSet;
 
 const DIRS: &[&str] = &[
@@ -111,6 +111,39 @@ impl Kernel {
     }
 
     /// udev's modalias autoload for a device that just appeared.
+    /// The dynamic ids a boot gives: vfio-pci's `ids=` (command line, and modprobe.d
+    /// once vfio-pci is loaded) and the ids learned from the tree ([`Kernel::boot_ids`]).
+    /// `remove_id` drops them until the next boot.
+    pub(crate) fn boot_dynids(&mut self) {
+        let c = self.modprobe_conf();
+        let mut want: Vec<(String, u32, u32)> = self.boot_ids.clone();
+        let vfio_loaded = self.driver_loaded("vfio-pci");
+        for id in c
+            .vfio_ids_cmdline
+            .iter()
+            .chain(c.vfio_ids_conf.iter().filter(|_| vfio_loaded))
+        {
+            if let Some((v, d)) = id.split_once(':') {
+                if let (Ok(v), Ok(d)) = (u32::from_str_radix(v, 16), u32::from_str_radix(d, 16)) {
+                    want.push(("vfio-pci".into(), v, d));
+                }
+            }
+        }
+        for (drv, v, d) in want {
+            let ids = self.dynids.entry(drv).or_default();
+            if !ids.iter().any(|i| i.vendor == v && i.device == d) {
+                ids.push(DynId {
+                    vendor: v,
+                    device: d,
+                    subvendor: ANY,
+                    subdevice: ANY,
+                    class: 0,
+                    class_mask: 0,
+                });
+            }
+        }
+    }
+
     pub(crate) fn autoload(&mut self, d: &Dev) {
         let Some(drv) = self.default_driver(d) else {
             return;
@@ -129,26 +162,38 @@ impl Kernel {
     /// Applies the module configuration to a freshly booted tree.
     pub(crate) fn boot_modules(&mut self) {
         let c = self.modprobe_conf();
-        if c == ModprobeConf::default() {
+        if c == ModprobeConf::default() && self.boot_ids.is_empty() {
             return;
         }
         for d in self.devices() {
             let have = self.driver_of(&d);
             let id = d.id();
+            let learned = self
+                .boot_ids
+                .iter()
+                .find(|(_, v, dv)| *v == d.vendor && *dv == d.device)
+                .map(|(drv, _, _)| drv.clone());
             let wants_vfio = c.vfio_ids_cmdline.contains(&id)
                 || (c.vfio_ids_conf.contains(&id)
                     && have.as_ref().is_none_or(|h| {
                         c.vfio_first.contains(&module(h)) || c.blacklist.contains(&module(h))
                     }));
-            if wants_vfio && have.as_deref() != Some("vfio-pci") && !self.is_bridge(&d) {
-                if have.is_some() {
-                    self.release(&d);
+            let stub = if wants_vfio {
+                Some("vfio-pci".to_string())
+            } else {
+                learned
+            };
+            if let Some(stub) = stub {
+                if have.as_deref() != Some(stub.as_str()) && !self.is_bridge(&d) {
+                    if have.is_some() {
+                        self.release(&d);
+                    }
+                    if !self.driver_loaded(&stub) {
+                        self.register_driver(&stub);
+                    }
+                    let _ = self.probe_with(&d, &stub);
+                    continue;
                 }
-                if !self.driver_loaded("vfio-pci") {
-                    self.register_driver("vfio-pci");
-                }
-                let _ = self.probe_with(&d, "vfio-pci");
-                continue;
             }
             if let Some(h) = have {
                 if c.blacklist.contains(&module(&h)) {

@@ -17,6 +17,9 @@ use crate::host::change_facts::ChangeFacts;
 use crate::host::model::{Host, PciDevice};
 use crate::pci::PciAddress;
 
+/// Seconds `bind --host` waits for a host driver to take a device.
+const HOST_PROBE_SECS: u64 = 5;
+
 /// Where the devices go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BindTarget {
@@ -364,17 +367,28 @@ pub fn device_steps(plan: &mut Plan, d: &PciDevice, target: &BindTarget, timeout
             None => format!("let the host driver probe {a}"),
         },
     );
-    let state = match &want {
-        Some(w) => DriverState::Bound(w.clone()),
-        None => DriverState::Host,
+    let (state, wait_secs, expect) = match &want {
+        Some(w) => (
+            DriverState::Bound(w.clone()),
+            timeout_secs,
+            DriverState::Bound(w.clone()),
+        ),
+        // drivers_probe binds synchronously: a host driver that has not taken the
+        // device within a few seconds is not loaded (or does not match), and the
+        // device stays unbound, which is still off vfio-pci.
+        None => (
+            DriverState::Host,
+            timeout_secs.min(HOST_PROBE_SECS),
+            DriverState::Released,
+        ),
     };
     plan.step(
         Action::Wait {
             condition: Condition::Driver {
                 device: a,
-                driver: state.clone(),
+                driver: state,
             },
-            timeout_secs,
+            timeout_secs: wait_secs,
             // A device with no host driver available simply stays unbound.
             required: want.is_some(),
         },
@@ -382,7 +396,7 @@ pub fn device_steps(plan: &mut Plan, d: &PciDevice, target: &BindTarget, timeout
     );
     plan.expect.push(Expect::Driver {
         device: a,
-        driver: state,
+        driver: expect,
     });
     plan.expect.push(Expect::Override {
         device: a,

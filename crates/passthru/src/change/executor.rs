@@ -20,8 +20,8 @@ use crate::change::journal::{
     RollbackRecord, SavedFile, Status, StepStatus, TouchedNow, UndoOptions, JOURNAL_DIR,
 };
 use crate::change::plan::{
-    describe_action, describe_condition, Action, Command, Condition, Contents, Expect, FileDigest,
-    Plan, Precondition,
+    describe_action, describe_condition, Action, Command, Condition, Contents, DriverState, Expect,
+    FileDigest, Plan, Precondition,
 };
 use crate::change::ChangeError;
 use crate::host::change_facts::ChangeFacts;
@@ -152,6 +152,9 @@ pub struct Executor {
     progress: Option<ProgressFn>,
     lock: Option<std::fs::File>,
 }
+
+/// How long a wait for a binding tolerates the driver not being registered yet.
+const DRIVER_GRACE: Duration = Duration::from_secs(2);
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -680,8 +683,34 @@ impl Executor {
                 timeout_secs,
                 required,
             } => {
-                let deadline = Instant::now() + Duration::from_secs(*timeout_secs);
+                let start = Instant::now();
+                let deadline = start + Duration::from_secs(*timeout_secs);
                 loop {
+                    // A driver that is not registered cannot bind anything: once
+                    // `modprobe` has returned its directory exists, so after a short
+                    // grace the wait stops instead of running out its timeout.
+                    if let Condition::Driver {
+                        driver: DriverState::Bound(d),
+                        device,
+                    } = condition
+                    {
+                        if start.elapsed() >= DRIVER_GRACE
+                            && !self.reader.is_dir(&format!("sys/bus/pci/drivers/{d}"))
+                        {
+                            let msg = format!(
+                                "{device} cannot be bound to {d}: the driver is not loaded (no sys/bus/pci/drivers/{d}); load it (`modprobe {}`) and try again",
+                                d.replace('-', "_")
+                            );
+                            return if *required {
+                                Err(StepErr {
+                                    message: msg,
+                                    errno: None,
+                                })
+                            } else {
+                                Ok((StepStatus::Done, Some(format!("warning: {msg}"))))
+                            };
+                        }
+                    }
                     match self.condition_holds(condition) {
                         Ok(true) => return Ok((StepStatus::Done, None)),
                         Ok(false) | Err(_) if Instant::now() < deadline => {

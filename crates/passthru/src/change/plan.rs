@@ -175,6 +175,9 @@ pub enum DriverState {
     Bound(String),
     /// Any driver except vfio-pci (back on the host).
     Host,
+    /// Off vfio-pci: on a host driver, or on none when no loaded driver claims it
+    /// (what `bind --host` can promise).
+    Released,
     /// No driver at all.
     Unbound,
 }
@@ -185,6 +188,7 @@ impl DriverState {
         match self {
             DriverState::Bound(d) => driver.is_some_and(|x| same_driver(x, d)),
             DriverState::Host => driver.is_some_and(|x| !same_driver(x, "vfio-pci")),
+            DriverState::Released => !driver.is_some_and(|x| same_driver(x, "vfio-pci")),
             DriverState::Unbound => driver.is_none(),
         }
     }
@@ -195,6 +199,7 @@ impl std::fmt::Display for DriverState {
         match self {
             DriverState::Bound(d) => write!(f, "bound to {d}"),
             DriverState::Host => write!(f, "bound to a host driver"),
+            DriverState::Released => write!(f, "off vfio-pci"),
             DriverState::Unbound => write!(f, "unbound"),
         }
     }
@@ -554,6 +559,9 @@ mod tests {
         assert!(DriverState::Host.holds(Some("igbvf")));
         assert!(!DriverState::Host.holds(Some("vfio-pci")));
         assert!(!DriverState::Host.holds(None));
+        assert!(DriverState::Released.holds(None));
+        assert!(DriverState::Released.holds(Some("nouveau")));
+        assert!(!DriverState::Released.holds(Some("vfio_pci")));
         assert!(DriverState::Unbound.holds(None));
         assert_eq!(shell_word("a b"), "'a b'");
         assert_eq!(shell_word("--args=intel_iommu=on"), "--args=intel_iommu=on");
