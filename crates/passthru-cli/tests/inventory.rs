@@ -308,3 +308,28 @@ fn groups_name_a_shared_group_and_shared_lists_only_those() {
     let none = ok_stdout(&passthru(t.path(), &["groups", "--shared"]));
     assert!(none.contains("Every IOMMU group is isolated"), "{none}");
 }
+
+#[test]
+fn piped_ls_cuts_nothing_and_columns_narrows_it() {
+    let t = FakeHost::scenario("two-socket")
+        .unwrap()
+        .write_temp()
+        .unwrap();
+    // stdout is a pipe here and COLUMNS unset: whole names, for grep and awk.
+    let o = Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .arg("--root")
+        .arg(t.path())
+        .arg("ls")
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap();
+    let wide = ok_stdout(&o);
+    assert!(
+        wide.contains("Non-Volatile memory controller") && !wide.contains('…'),
+        "{wide}"
+    );
+    assert!(wide.lines().next().unwrap().ends_with("LINK"), "{wide}");
+    let narrow = ok_stdout(&passthru(t.path(), &["ls"]));
+    assert!(narrow.contains('…'), "{narrow}");
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
+}

@@ -101,12 +101,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The width to lay the table out in: `COLUMNS` when set, else the terminal's (so a
+/// wide terminal shows whole names: shells do not export `COLUMNS`), else, when
+/// stdout is a pipe or file, wide enough that nothing is cut (for grep and awk).
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w| *w >= 60)
-        .unwrap_or(80)
+    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return std::cmp::max(w, 60);
+    }
+    let out = std::io::stdout();
+    if !rustix::termios::isatty(&out) {
+        return usize::MAX / 4;
+    }
+    match rustix::termios::tcgetwinsize(&out) {
+        Ok(ws) if ws.ws_col >= 60 => usize::from(ws.ws_col),
+        _ => 80,
+    }
 }
 
 /// PFs followed by their VFs (marked as nested); everything else in address order.
