@@ -141,7 +141,11 @@ pub fn explain(kind: WriteKind, errno: i32, ctx: &ErrnoContext) -> Explanation {
             format!("{dev} is bound to vfio-pci, which creates VFs only when loaded with enable_sriov=1 (sys/module/vfio_pci/parameters/enable_sriov), for a PF that a guest or user-space driver runs"),
             format!("give {dev} back to its own driver (`passthru bind {dev} --host`) to create VFs the host manages; or load vfio-pci with `enable_sriov=1` if the PF stays with vfio-pci"),
         ),
-        (WriteKind::NumVfs, libc::ENOENT) if ctx.driver.is_some() => (
+        (WriteKind::NumVfs, libc::ENOENT)
+            if ctx.driver.as_deref().is_some_and(|d| {
+                matches!(d.replace('_', "-").as_str(), "pci-stub" | "uio-pci-generic" | "igb-uio")
+            }) =>
+        (
             format!("{dev} is bound to {drv}, which cannot enable SR-IOV (it has no sriov_configure)"),
             format!("give {dev} back to its own driver (`passthru bind {dev} --host`), then try again"),
         ),
@@ -261,7 +265,22 @@ mod tests {
         let e = explain(WriteKind::NumVfs, libc::EBUSY, &ctx);
         assert!(e.cause.contains("has 2") && e.fix.contains("write 0 first"));
         let e = explain(WriteKind::NumVfs, libc::ENOENT, &ctx);
-        assert!(e.cause.contains("no driver bound"));
+        assert!(
+            e.cause.contains("no driver bound"),
+            "igb went away: {}",
+            e.cause
+        );
+        for (drv, says) in [
+            ("vfio-pci", "only when loaded with enable_sriov=1"),
+            ("pci-stub", "bound to pci-stub, which cannot enable SR-IOV"),
+        ] {
+            let c = ErrnoContext {
+                driver: Some(drv.into()),
+                ..ctx.clone()
+            };
+            let e = explain(WriteKind::NumVfs, libc::ENOENT, &c);
+            assert!(e.cause.contains(says), "{drv}: {}", e.cause);
+        }
         let e = explain(WriteKind::NumVfs, libc::ENOMEM, &ctx);
         assert!(e.fix.contains("pci=realloc"));
         let e = explain(WriteKind::NumVfs, libc::ENOSPC, &ctx);
