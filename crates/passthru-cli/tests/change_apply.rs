@@ -72,6 +72,16 @@ fn a_host_file_applies_converges_and_undoes_byte_for_byte() {
         assert!(out.contains(needle), "plan lacks {needle:?}:\n{out}");
     }
     assert_same(&before, &dump(root), "the plan alone");
+    // The unit's binary is not under this root: said, since a boot would fail.
+    assert!(
+        out.contains("warning: the boot unit runs /usr/bin/passthru, which"),
+        "{out}"
+    );
+    let out = ok(&passthru(
+        root,
+        &["apply", f, "--binary", "/usr/bin/dracut"],
+    ));
+    assert!(!out.contains("the boot unit runs"), "{out}");
 
     let out = ok(&passthru(root, &["apply", f, "--yes"]));
     assert!(out.contains("Converged"), "{out}");
@@ -442,4 +452,85 @@ fn entries_that_would_not_survive_a_reboot_are_refused_and_skipped_at_boot() {
     );
     let v = json(&passthru(root, &["--json", "apply", "--boot", "-y"]));
     assert_eq!(v["skipped"].as_array().unwrap().len(), 2, "{v}");
+}
+
+#[test]
+fn every_key_of_the_host_file_applies_and_undoes() {
+    let Some(m) = mount(&spec()) else { return };
+    let root = m.root();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("every.toml");
+    std::fs::write(
+        &p,
+        r#"[kernel]
+iommu = true
+pt = true
+add = ["pci=realloc"]
+remove = ["rhgb"]
+
+[[sriov]]
+pf = "8086:1521"          # every I350 port: eno2 goes from 0 to 2, the others have 2
+vfs = 2
+
+[vfio]
+devices = ["0000:81:00.0"]
+whole_devices = true
+classes = ["audio"]
+ids = ["8086:1520"]
+vfs_of = ["eno2"]
+modprobe_ids = true
+initramfs = true
+
+[modprobe]
+blacklist = ["nouveau"]
+softdep = ["snd_hda_intel"]
+
+[persist]
+enabled = true
+binary = "/usr/local/bin/passthru"
+"#,
+    )
+    .unwrap();
+    let f = p.to_str().unwrap();
+    let before = dump(root);
+    let out = ok(&passthru(root, &["apply", f, "-y"]));
+    assert!(out.contains("Converged"), "{out}");
+    assert!(
+        out.contains(
+            "note: kernel command line: add intel_iommu=on iommu=pt pci=realloc, remove rhgb"
+        ),
+        "{out}"
+    );
+    let devs = agree(root);
+    for (a, d) in &devs {
+        if d["vendor_id"] == "8086" && d["device_id"] == "1520" {
+            assert_eq!(driver_of(&devs, a).as_deref(), Some("vfio-pci"), "{a}");
+        }
+    }
+    assert_eq!(devs["0000:06:00.1"]["sriov"]["num_vfs"], 2);
+    for a in ["0000:81:00.0", "0000:81:00.1"] {
+        assert_eq!(driver_of(&devs, a).as_deref(), Some("vfio-pci"), "{a}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/modprobe.d/passthru.conf")).unwrap(),
+        "# Written by `passthru apply` from /etc/passthru/host.toml; `passthru undo` restores the previous state.\noptions vfio-pci ids=8086:1520\nsoftdep snd_hda_intel pre: vfio-pci\nblacklist nouveau\n"
+    );
+    let grub = std::fs::read_to_string(root.join("etc/default/grub")).unwrap();
+    assert!(
+        grub.contains("GRUB_CMDLINE_LINUX=\"rd.lvm.lv=rhel/swap crashkernel=auto rd.lvm.lv=rhel/root quiet intel_iommu=on iommu=pt pci=realloc\"\n"),
+        "{grub}"
+    );
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/passthru.service")).unwrap();
+    assert!(
+        unit.contains(
+            "ExecStart=/usr/local/bin/passthru apply --boot --yes /etc/passthru/host.toml"
+        ),
+        "{unit}"
+    );
+    // Idempotent, then undone byte for byte.
+    let out = ok(&passthru(root, &["apply", f, "-y"]));
+    assert!(out.contains("nothing to do"), "{out}");
+    ok(&passthru(root, &["undo", "-y"]));
+    agree(root);
+    assert_same(&before, &dump(root), "undo of a host file with every key");
 }

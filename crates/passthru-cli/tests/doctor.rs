@@ -380,7 +380,7 @@ fn iommu_off_on_the_command_line() {
     );
     assert_eq!(
         k["fix"],
-        "sed -i 's/\\<intel_iommu=off\\>//' /etc/default/grub\nsed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on /' /etc/default/grub\nupdate-grub\nreboot"
+        "sed -i 's/\\<intel_iommu=off\\>//g' /etc/default/grub\nsed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on /' /etc/default/grub\nupdate-grub\nreboot"
     );
     assert_eq!(
         finding(&v, "device.group-shared", Some("0000:01:00.0"))["message"],
@@ -1366,4 +1366,58 @@ fn every_problem_on_every_scenario_has_a_fix() {
             }
         }
     }
+}
+
+#[test]
+fn every_argument_that_turns_the_iommu_off_goes() {
+    // Off twice over, in both GRUB variables: doctor's fix must leave none, and give
+    // the file `passthru kernel-args --iommu --pt` would write.
+    let mut h = healthy();
+    h.cmdline = Some(
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro quiet iommu=off intel_iommu=off intel_iommu=off".into(),
+    );
+    file(
+        &mut h,
+        "etc/default/grub",
+        "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet iommu=off\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=off intel_iommu=off\"\n",
+    );
+    for d in &mut h.devices {
+        d.iommu_group = None;
+        if let Some(s) = &mut d.sriov {
+            s.num_vfs = 0;
+        }
+    }
+    exe(&mut h, "usr/sbin/update-grub");
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    h.write(&root).unwrap();
+    let (code, v) = run_doctor(&root);
+    assert_eq!(code, 2);
+    let f = finding(&v, "iommu.kernel-disabled", None);
+    assert_eq!(
+        f["message"],
+        "no IOMMU groups: the kernel command line turns the IOMMU off (intel_iommu=off iommu=off)"
+    );
+    let fix = f["fix"].as_str().unwrap();
+    let o = passthru(&root, &["kernel-args", "--iommu", "--pt", "--json"]);
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let want = plan["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"]["kind"] == "write_file")
+        .map(|s| cmdline_words(s["action"]["contents"]["text"].as_str().unwrap()))
+        .unwrap();
+    for l in fix.lines().filter(|l| l.starts_with("sed -i")) {
+        let l = l.replace(" /etc/", &format!(" {}/etc/", root.display()));
+        assert!(Command::new("sh")
+            .arg("-c")
+            .arg(&l)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let now = cmdline_words(&std::fs::read_to_string(root.join("etc/default/grub")).unwrap());
+    assert!(!now.iter().any(|w| w.ends_with("=off")), "{now:?}\n{fix}");
+    assert_eq!(now, want, "{fix}");
 }

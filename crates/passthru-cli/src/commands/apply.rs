@@ -59,10 +59,28 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .or_else(|| desired.file.persist.as_ref().and_then(|p| p.binary.clone()))
             .unwrap_or_else(|| DEFAULT_BINARY.to_string()),
     };
-    let plan = match plan_apply(host, &facts, &desired, &opts, ssh.as_deref()) {
+    let mut plan = match plan_apply(host, &facts, &desired, &opts, ssh.as_deref()) {
         Ok(p) => p,
         Err(e) => return refused(ctx, "apply", e),
     };
+    // The boot unit runs this path at every boot: a binary that is not there (passthru
+    // run from a build directory) would leave the host without its VFs after a reboot.
+    if !args.boot && desired.persist() {
+        let bin = root.join(opts.binary.trim_start_matches('/'));
+        let runnable = std::fs::metadata(&bin)
+            .map(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+            .unwrap_or(false);
+        if !runnable {
+            plan.warnings.push(format!(
+                "the boot unit runs {}, which {} does not have (or cannot execute): install passthru there, or give its path with --binary (or [persist] binary)",
+                opts.binary,
+                if root == std::path::Path::new("/") { "this host".to_string() } else { root.display().to_string() }
+            ));
+        }
+    }
     // Later rounds only bind the VFs the first one created.
     let later = ApplyOptions {
         runtime_only: true,

@@ -177,13 +177,16 @@ pub fn plan_apply(
                     pfd.class.0,
                 );
                 fake.physfn = Some(*pf);
-                desired.vfio.iter().enumerate().any(|(i, s)| {
-                    let m = s.matches(host, &fake);
-                    if m {
+                // Every selector is asked (no short cut): each that selects the VF
+                // counts as matching something.
+                let mut any = false;
+                for (i, s) in desired.vfio.iter().enumerate() {
+                    if s.matches(host, &fake) {
                         matched[i] = true;
+                        any = true;
                     }
-                    m
-                })
+                }
+                any
             })
             .collect();
         if !predicted.is_empty() {
@@ -599,6 +602,18 @@ modprobe_ids = true
         assert!(p
             .render_text()
             .contains("  skipped: [[sriov]] pf = \"eno9\""));
+    }
+
+    #[test]
+    fn every_selector_of_a_vf_still_to_be_created_counts_as_matching() {
+        // ids and vfs_of both select eno1's future VFs: neither is "matching nothing".
+        let d = parse(
+            b"[[sriov]]\npf = \"eno1\"\nvfs = 2\n[vfio]\nids = [\"8086:1520\"]\nvfs_of = [\"eno1\"]\n",
+            Path::new("h.toml"),
+        )
+        .unwrap();
+        let p = plan_apply(&host(), &facts(), &d, &opts(false), None).unwrap();
+        assert_eq!(p.deferred.len(), 1, "{:?}", p.deferred);
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub fn next_boot(host: &Host) -> String {
 /// The arguments the next boot will get from the configuration, when the
 /// configuration says: GRUB's `GRUB_CMDLINE_LINUX*` or `etc/kernel/cmdline`; on a
 /// grubby host the arguments every boot entry has (`boot/loader/entries`, rescue
-/// entries aside), unknown when an entry takes them from a variable (`$kernelopts`)
-/// or there is no entry; unknown without a known bootloader.
+/// entries aside), unknown when an entry takes them from grubenv (`$kernelopts`) or
+/// there is no entry; unknown without a known bootloader.
 pub fn next_boot_known(host: &Host) -> Option<Vec<String>> {
     let b = &host.system.boot;
     match b.bootloader {
@@ -77,10 +77,16 @@ pub fn next_boot_known(host: &Host) -> Option<Vec<String>> {
                 .filter(|e| !e.path.contains("rescue"))
                 .map(|e| e.args.as_str())
                 .collect();
-            if entries.is_empty() || entries.iter().any(|e| e.contains('$')) {
+            // `$kernelopts` (RHEL 8) holds the arguments in grubenv: unknown here. Other
+            // variables (`$tuned_params`) only add tuned's own arguments.
+            if entries.is_empty() || entries.iter().any(|e| e.contains("$kernelopts")) {
                 return None;
             }
-            let first: Vec<String> = entries[0].split_whitespace().map(String::from).collect();
+            let first: Vec<String> = entries[0]
+                .split_whitespace()
+                .filter(|w| !w.starts_with('$'))
+                .map(String::from)
+                .collect();
             Some(
                 first
                     .into_iter()
@@ -105,16 +111,21 @@ pub fn next_boot_known(host: &Host) -> Option<Vec<String>> {
 
 /// Whether the IOMMU is switched off on a command line, and by which argument.
 pub fn iommu_off_arg(cmdline: &str) -> Option<String> {
-    for (key, word) in [
+    iommu_off_args(cmdline).into_iter().next()
+}
+
+/// Every argument that switches the IOMMU off (`intel_iommu=off iommu=off`): a fix
+/// must remove them all.
+pub fn iommu_off_args(cmdline: &str) -> Vec<String> {
+    [
         ("intel_iommu", "off"),
         ("amd_iommu", "off"),
         ("iommu", "off"),
-    ] {
-        if has(cmdline, key, word) {
-            return Some(format!("{key}={word}"));
-        }
-    }
-    None
+    ]
+    .iter()
+    .filter(|(key, word)| has(cmdline, key, word))
+    .map(|(key, word)| format!("{key}={word}"))
+    .collect()
 }
 
 /// Whether interrupt remapping is switched off on a command line, and by what.
@@ -143,6 +154,10 @@ mod tests {
         assert_eq!(
             iommu_off_arg("intel_iommu=on intel_iommu=off").as_deref(),
             Some("intel_iommu=off")
+        );
+        assert_eq!(
+            iommu_off_args("ro iommu=off quiet intel_iommu=off"),
+            vec!["intel_iommu=off", "iommu=off"]
         );
         assert_eq!(
             intremap_off_arg("intremap=off").as_deref(),

@@ -54,10 +54,10 @@ pub fn kvm_module(vendor: CpuVendor) -> &'static str {
     }
 }
 
-/// `sed` that deletes one argument wherever it stands as a word.
+/// `sed` that deletes one argument wherever it stands as a word (every occurrence).
 fn sed_remove(arg: &str, file: &str) -> String {
     format!(
-        "sed -i 's/\\<{}\\>//' {file}",
+        "sed -i 's/\\<{}\\>//g' {file}",
         arg.replace('/', "\\/").replace('.', "\\.")
     )
 }
@@ -276,7 +276,7 @@ mod tests {
         );
         assert_eq!(
             kernel_args(&h, &["intel_iommu=on"], &["intel_iommu=off"]),
-            "sed -i 's/\\<intel_iommu=off\\>//' /etc/default/grub\nsed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on /' /etc/default/grub\nupdate-grub\nreboot"
+            "sed -i 's/\\<intel_iommu=off\\>//g' /etc/default/grub\nsed -i 's/^GRUB_CMDLINE_LINUX=\"/&intel_iommu=on /' /etc/default/grub\nupdate-grub\nreboot"
         );
         let h = host(Bootloader::Grubby, vec![], &["grubby"]);
         assert_eq!(
@@ -319,8 +319,11 @@ mod tests {
             kernel_args(&h, &["intel_iommu=on", "iommu=pt"], &[]),
             "reboot"
         );
+        // tuned's variable aside, the entry says it.
+        h.system.boot.entries[0].args = "root=/dev/sda1 ro iommu=pt $tuned_params".into();
+        assert_eq!(kernel_args(&h, &["iommu=pt"], &[]), "reboot");
         // RHEL 8 entries take their options from grubenv: not known, so grubby adds all.
-        h.system.boot.entries[0].args = "$kernelopts".into();
+        h.system.boot.entries[0].args = "$kernelopts $tuned_params".into();
         assert_eq!(
             kernel_args(&h, &["iommu=pt"], &[]),
             "grubby --update-kernel=ALL --args=\"iommu=pt\"\nreboot"

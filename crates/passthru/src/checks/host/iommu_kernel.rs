@@ -44,10 +44,15 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
             .fix(fix)]
     };
     let wanted = iommu_args(vendor);
-    if let Some(off) = args::iommu_off_arg(running) {
+    let off = args::iommu_off_args(running);
+    if !off.is_empty() {
+        let rm: Vec<&str> = off.iter().map(String::as_str).collect();
         return fail(
-            format!("no IOMMU groups: the kernel command line turns the IOMMU off ({off})"),
-            kernel_args(h, &wanted, &[off.as_str()]),
+            format!(
+                "no IOMMU groups: the kernel command line turns the IOMMU off ({})",
+                off.join(" ")
+            ),
+            kernel_args(h, &wanted, &rm),
         );
     }
     let table = crate::checks::host::iommu_firmware::table_for(vendor);
