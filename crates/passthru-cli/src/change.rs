@@ -70,6 +70,31 @@ pub fn installed_host_file(
     }
 }
 
+/// Warnings about change sets that may have left the host partly changed
+/// (interrupted, or a rollback that did not complete), except the one being undone.
+pub fn unfinished_warnings(root: &std::path::Path, undoing: Option<&str>) -> Vec<String> {
+    let Ok(r) = Root::open(root) else {
+        return Vec::new();
+    };
+    let (sets, _) = passthru::host::sources::journal::read_change_sets(&r);
+    sets.iter()
+        .filter(|c| c.unfinished() && Some(c.id.as_str()) != undoing)
+        .map(|c| {
+            format!(
+                "change set {} ({}) {}: the host may be partly changed; `passthru undo {}` puts back what it did",
+                c.id,
+                c.title,
+                match c.status {
+                    passthru::change::journal::Status::RollbackIncomplete => "failed and its rollback did not complete",
+                    passthru::change::journal::Status::InProgress => "is unfinished (interrupted, or running in another passthru now)",
+                    _ => "was interrupted before it finished",
+                },
+                c.id
+            )
+        })
+        .collect()
+}
+
 /// The SSH session this command runs in, if any.
 pub fn ssh_connection() -> Option<String> {
     std::env::var("SSH_CONNECTION")
@@ -158,11 +183,13 @@ impl Change<'_> {
     pub fn run(
         self,
         ctx: &Ctx,
-        plan: Plan,
+        mut plan: Plan,
         replan: &mut Replanner<'_>,
         summary: &Summary<'_>,
     ) -> Result<ExitCode> {
         let json = ctx.json();
+        plan.warnings
+            .extend(unfinished_warnings(&self.root, self.undoes.as_deref()));
         if !self.args.yes || (plan.is_empty() && plan.deferred.is_empty()) {
             let converged = (self.args.yes || plan.is_empty()) && plan.deferred.is_empty();
             let conv = if converged {

@@ -277,3 +277,56 @@ fn the_plan_says_whether_the_count_outlives_a_reboot() {
         "{out}"
     );
 }
+
+#[test]
+fn an_interrupted_change_set_is_said_and_undone() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    // A change set whose process died after its last step (power lost before it
+    // could write "done"): its journal still says in progress.
+    let v = json(&passthru(root, &["--json", "vfs", "eno2", "4", "-y"]));
+    let id = v["result"]["change_set"].as_str().unwrap().to_string();
+    let jpath = root.join(format!("{JOURNAL}/journal/{id}/journal.json"));
+    let text = std::fs::read_to_string(&jpath).unwrap();
+    assert!(text.contains("\"status\": \"done\""), "{text}");
+    std::fs::write(
+        &jpath,
+        text.replacen("\"status\": \"done\"", "\"status\": \"in_progress\"", 1),
+    )
+    .unwrap();
+    // Every change command says so.
+    let out = ok(&passthru(root, &["vfs", "eno3", "0"]));
+    assert!(
+        out.contains(&format!("warning: change set {id} (set the VF count of 0000:06:00.1 (eno2) from 2 to 4) is unfinished")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("`passthru undo {id}` puts back what it did")),
+        "{out}"
+    );
+    // The next change set (holding the lock) marks it interrupted...
+    ok(&passthru(root, &["vfs", "eno3", "0", "-y"]));
+    ok(&passthru(root, &["undo", "-y"]));
+    let list = json(&passthru(root, &["--json", "undo", "--list"]));
+    let it = list["change_sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(it["status"], "interrupted");
+    // ...and, once the eno3 change is undone, undo picks it by default.
+    let out = ok(&passthru(root, &["undo", "-y"]));
+    assert!(out.contains(&format!("undo change set {id}")), "{out}");
+    assert!(!out.contains("is unfinished"), "{out}");
+    let devs = agree(root);
+    assert_eq!(devs["0000:06:00.1"]["sriov"]["num_vfs"], 2);
+    let out = ok(&passthru(root, &["vfs", "eno3", "0"]));
+    assert!(
+        !out.contains("interrupted"),
+        "undone: no more warning: {out}"
+    );
+    for vf in ["0000:07:10.1", "0000:07:10.5"] {
+        assert_eq!(driver_of(&devs, vf).as_deref(), Some("igbvf"), "{vf}");
+    }
+}

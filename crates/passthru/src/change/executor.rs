@@ -28,7 +28,7 @@ use crate::host::change_facts::ChangeFacts;
 use crate::host::model::Host;
 use crate::host::root::Root;
 use crate::host::sources::change_facts::{read_change_facts, TOOL_DIRS};
-use crate::host::sources::journal::read_boot_id;
+use crate::host::sources::journal::{read_boot_id, read_change_sets};
 use crate::host::sources::sysfs::{read_open_root, ReadOptions};
 use crate::pci::PciAddress;
 use serde::Serialize;
@@ -273,6 +273,13 @@ impl Executor {
     /// `journal.json`.
     pub fn begin(&mut self, command: &str, title: &str) -> Result<ChangeSet, ExecError> {
         self.lock()?;
+        // With the lock held nothing else runs: a change set still in progress was
+        // interrupted. Said so in its journal (undo --list, and `passthru undo` picks it).
+        let (sets, _) = read_change_sets(&self.reader);
+        for mut old in sets.into_iter().filter(|c| c.status == Status::InProgress) {
+            old.status = Status::Interrupted;
+            self.save(&old)?;
+        }
         let created = utc_timestamp(now_unix());
         let base = id_for(&created);
         let jerr = |path: PathBuf| move |source| ExecError::Journal { path, source };

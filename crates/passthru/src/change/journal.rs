@@ -29,6 +29,10 @@ pub const JOURNAL_DIR: &str = "var/lib/passthru/journal";
 pub enum Status {
     /// Started and not finished (interrupted, if nothing runs now).
     InProgress,
+    /// Found in progress by a later passthru holding the change lock: its process
+    /// stopped midway (killed, crashed, power lost). Its steps say what it did;
+    /// `passthru undo ID` puts that back.
+    Interrupted,
     /// Every step done.
     Done,
     /// A step failed and everything done before it was undone.
@@ -184,6 +188,15 @@ pub struct ChangeSet {
 }
 
 impl ChangeSet {
+    /// Whether it may have left the host partly changed: interrupted (or still in
+    /// progress), or its rollback did not complete; and not undone since.
+    pub fn unfinished(&self) -> bool {
+        matches!(
+            self.status,
+            Status::InProgress | Status::Interrupted | Status::RollbackIncomplete
+        ) && self.undone_by.is_none()
+    }
+
     /// The directory of this change set, relative to the root.
     pub fn dir(&self) -> String {
         format!("{JOURNAL_DIR}/{}", self.id)
@@ -504,11 +517,15 @@ pub fn plan_undo(
     Ok(plan)
 }
 
-/// The change set `passthru undo` picks by default: the newest one that is done,
-/// is not itself an undo, and is not undone yet.
+/// The change set `passthru undo` picks by default: the newest one that is done or
+/// was interrupted, is not itself an undo, and is not undone yet.
 pub fn default_undo_target(sets: &[ChangeSet]) -> Option<&ChangeSet> {
     sets.iter()
-        .filter(|c| c.status == Status::Done && c.undoes.is_none() && c.undone_by.is_none())
+        .filter(|c| {
+            matches!(c.status, Status::Done | Status::Interrupted)
+                && c.undoes.is_none()
+                && c.undone_by.is_none()
+        })
         .max_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)))
 }
 
