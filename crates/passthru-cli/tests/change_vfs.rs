@@ -16,6 +16,10 @@ fn plan_only_changes_nothing_then_yes_creates_vfs() {
         "{out}"
     );
     assert!(out.contains("run again with --yes"));
+    assert!(
+        out.contains("note: the 2 current VFs are removed: what was set on them through the PF (`ip link set eno2 vf N mac|vlan|trust|spoofchk ...`)"),
+        "{out}"
+    );
     assert_same(&before, &dump(root), "a plan without --yes");
     // --json shows the same plan, and changes nothing either.
     let v = json(&passthru(root, &["--json", "vfs", "eno2", "4"]));

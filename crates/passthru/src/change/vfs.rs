@@ -154,6 +154,18 @@ pub fn plan_vfs(
     }
     if req.count != sriov.num_vfs {
         numvfs_steps(&mut plan, pf, sriov.num_vfs, req.count, req.timeout_secs);
+        if sriov.num_vfs > 0 && !req.boot {
+            // The kernel keeps nothing of a removed VF: what was set on it goes too.
+            let via = pf
+                .netdevs
+                .first()
+                .map(|n| format!(" (`ip link set {n} vf N mac|vlan|trust|spoofchk ...`)"))
+                .unwrap_or_default();
+            plan.notes.push(format!(
+                "the {} current VFs are removed: what was set on them through the PF{via} and on their own interfaces is lost, and VFs created again get new MAC addresses unless the PF driver assigns fixed ones",
+                sriov.num_vfs
+            ));
+        }
     }
     plan.expect.push(Expect::NumVfs {
         pf: pf.address,
