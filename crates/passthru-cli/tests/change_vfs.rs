@@ -213,6 +213,16 @@ fn no_pf_driver_is_refused_with_what_enoent_means() {
     );
     assert!(err.contains("modprobe igb"), "{err}");
     assert_same(&before, &dump(root), "refused");
+    // On vfio-pci (without enable_sriov) the PF has a driver, but one that cannot
+    // create VFs: the kernel answers ENOENT too, and the reason is not "no driver".
+    ok(&passthru(root, &["bind", "06:00.2", "--vfio", "-y"]));
+    let err = fails(&passthru(root, &["vfs", "06:00.2", "2", "-y"]));
+    assert!(
+        err.contains("0000:06:00.2 is bound to vfio-pci, which creates VFs only when loaded with enable_sriov=1"),
+        "{err}"
+    );
+    assert!(err.contains("passthru bind 0000:06:00.2 --host"), "{err}");
+    ok(&passthru(root, &["undo", "-y"]));
     // The kernel's own ENOENT, if the driver goes away between plan and write, is
     // decoded the same way.
     let devs = agree(root);

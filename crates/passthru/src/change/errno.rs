@@ -137,6 +137,14 @@ pub fn explain(kind: WriteKind, errno: i32, ctx: &ErrnoContext) -> Explanation {
                     .unwrap_or_else(|| "sriov_totalvfs".into())
             ),
         ),
+        (WriteKind::NumVfs, libc::ENOENT) if ctx.driver.as_deref().is_some_and(|d| d.replace('_', "-") == "vfio-pci") => (
+            format!("{dev} is bound to vfio-pci, which creates VFs only when loaded with enable_sriov=1 (sys/module/vfio_pci/parameters/enable_sriov), for a PF that a guest or user-space driver runs"),
+            format!("give {dev} back to its own driver (`passthru bind {dev} --host`) to create VFs the host manages; or load vfio-pci with `enable_sriov=1` if the PF stays with vfio-pci"),
+        ),
+        (WriteKind::NumVfs, libc::ENOENT) if ctx.driver.is_some() => (
+            format!("{dev} is bound to {drv}, which cannot enable SR-IOV (it has no sriov_configure)"),
+            format!("give {dev} back to its own driver (`passthru bind {dev} --host`), then try again"),
+        ),
         (WriteKind::NumVfs, libc::ENOENT) => (
             format!("{dev} has no driver bound, and only the PF's driver can enable SR-IOV"),
             format!("load and bind the PF driver (e.g. `modprobe igb`, or `passthru bind {dev} --host`), then try again"),

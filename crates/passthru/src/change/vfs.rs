@@ -78,6 +78,23 @@ pub fn plan_vfs(
             e.fix,
         ));
     }
+    // Drivers without sriov_configure (iov.c answers ENOENT): stubs hold the PF for
+    // a guest or a user-space driver; vfio-pci only with enable_sriov=1.
+    if let Some(d) = pf.driver.as_deref() {
+        let no_sriov = match d.replace('_', "-").as_str() {
+            "vfio-pci" => facts.vfio_pci_enable_sriov != Some(true),
+            "pci-stub" | "uio-pci-generic" | "igb-uio" => true,
+            _ => false,
+        };
+        if no_sriov && req.count != sriov.num_vfs {
+            let e = explain(WriteKind::NumVfs, libc::ENOENT, &ctx);
+            refusals.push(Refusal::hard(
+                Some(pf.address),
+                format!("{} (the kernel would answer ENOENT)", e.cause),
+                e.fix,
+            ));
+        }
+    }
     let wait_for_driver = pf.driver.is_none() && req.boot && req.count != sriov.num_vfs;
     if pf.driver.is_none() && !wait_for_driver && req.count != sriov.num_vfs {
         let e = explain(WriteKind::NumVfs, libc::ENOENT, &ctx);
@@ -406,6 +423,43 @@ mod tests {
         rq.boot = true;
         let p = plan_vfs(&host(0, None), &ChangeFacts::default(), &rq, None).unwrap();
         assert!(actions(&p)[0].contains("bound to a host driver"));
+    }
+
+    #[test]
+    fn a_pf_on_a_driver_without_sriov_configure_is_refused() {
+        let e = plan_vfs(
+            &host(0, Some("vfio-pci")),
+            &ChangeFacts::default(),
+            &req(2),
+            None,
+        )
+        .unwrap_err();
+        let ChangeError::Refused(r) = e else { panic!() };
+        assert!(
+            r[0].message.contains(
+                "is bound to vfio-pci, which creates VFs only when loaded with enable_sriov=1"
+            ) && r[0].message.contains("ENOENT"),
+            "{r:?}"
+        );
+        assert!(!r[0].forceable);
+        let e = plan_vfs(
+            &host(0, Some("pci-stub")),
+            &ChangeFacts::default(),
+            &req(2),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("bound to pci-stub, which cannot enable SR-IOV"),
+            "{e}"
+        );
+        // vfio-pci loaded with enable_sriov=1 creates VFs.
+        let facts = ChangeFacts {
+            vfio_pci_enable_sriov: Some(true),
+            ..Default::default()
+        };
+        assert!(plan_vfs(&host(0, Some("vfio-pci")), &facts, &req(2), None).is_ok());
     }
 
     #[test]

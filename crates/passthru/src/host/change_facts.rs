@@ -194,6 +194,9 @@ pub struct ChangeFacts {
     pub dracut_conf_d: bool,
     /// PCI drivers registered now (`sys/bus/pci/drivers/*`).
     pub pci_drivers: Vec<String>,
+    /// vfio-pci's `enable_sriov` (`sys/module/vfio_pci/parameters/enable_sriov`):
+    /// without it vfio-pci cannot create VFs on a PF it holds.
+    pub vfio_pci_enable_sriov: Option<bool>,
     /// Routes, addresses and stacking.
     pub network: NetworkFacts,
     /// Devices held by running guests and processes.

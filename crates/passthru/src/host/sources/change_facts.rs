@@ -110,6 +110,10 @@ pub fn read_change_facts(root: &Root) -> ChangeFacts {
         }
     }
     f.pci_drivers = sorted(root.list("sys/bus/pci/drivers").unwrap_or_default());
+    f.vfio_pci_enable_sriov = root
+        .read_string("sys/module/vfio_pci/parameters/enable_sriov")
+        .ok()
+        .map(|v| matches!(v.trim(), "Y" | "y" | "1"));
     f.network = read_network(root);
     f.in_use = read_in_use(root);
     f
