@@ -65,14 +65,32 @@ fn read_fd(fd: OwnedFd, short_is_eof: bool) -> io::Result<Vec<u8>> {
 }
 
 /// Lists a directory from an fd opened for reading, with `getdents64` straight into
-/// a stack buffer (one call for a device directory; `.` and `..` left out).
-fn list_fd(fd: &OwnedFd) -> io::Result<Vec<String>> {
+/// a stack buffer (`.` and `..` left out). With `ends_short`, a batch that left room
+/// for the largest entry ends the listing: true on filesystems whose readdir fills
+/// the buffer while entries remain (sysfs, tmpfs), and it saves the final empty
+/// `getdents64` of every small directory.
+fn list_fd(fd: &OwnedFd, ends_short: bool) -> io::Result<Vec<String>> {
+    // The largest linux_dirent64: 19 bytes of header, a 255-byte name and its NUL,
+    // rounded up to 8; and the alignment RawDir may skip at the buffer's start.
+    const MAX_ENTRY: usize = 280;
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
+    let room = buf.len() - 8;
     let mut dir = RawDir::new(fd, &mut buf);
     let mut names = Vec::new();
-    while let Some(ent) = dir.next() {
+    let mut batch: Option<usize> = None;
+    loop {
+        if dir.is_buffer_empty() {
+            if ends_short && batch.is_some_and(|b| b + MAX_ENTRY <= room) {
+                break;
+            }
+            batch = Some(0);
+        }
+        let Some(ent) = dir.next() else { break };
         let ent = ent.map_err(io_err)?;
         let name = ent.file_name().to_bytes();
+        if let Some(b) = batch.as_mut() {
+            *b += (19 + name.len() + 1).div_ceil(8) * 8;
+        }
         if name != b"." && name != b".." {
             names.push(String::from_utf8_lossy(name).into_owned());
         }
@@ -210,7 +228,7 @@ impl Root {
     /// Lists a directory inside the root (names only, unsorted).
     pub fn list(&self, rel: &str) -> io::Result<Vec<String>> {
         let fd = self.open_in_root(rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
-        list_fd(&fd)
+        list_fd(&fd, false)
     }
 
     /// Whether a path exists inside the root (links followed inside the root).
@@ -276,13 +294,18 @@ impl DirHandle {
             Mode::empty(),
         )
         .map_err(io_err)?;
-        list_fd(&fd)
+        list_fd(&fd, false)
     }
 
     /// Opens a subdirectory (not through a symlink) and lists it in the same breath:
     /// one open for both, where [`open_dir`](Self::open_dir) and then
     /// [`list`](Self::list) take two. The handle serves for reading inside it.
-    pub fn open_listing(&self, name: &str) -> io::Result<(DirHandle, Vec<String>)> {
+    /// `ends_short` as [`listings_end_short`](Self::listings_end_short) said.
+    pub fn open_listing(
+        &self,
+        name: &str,
+        ends_short: bool,
+    ) -> io::Result<(DirHandle, Vec<String>)> {
         let fd = openat(
             &self.fd,
             name,
@@ -290,8 +313,19 @@ impl DirHandle {
             Mode::empty(),
         )
         .map_err(io_err)?;
-        let names = list_fd(&fd)?;
+        let names = list_fd(&fd, ends_short)?;
         Ok((DirHandle { fd }, names))
+    }
+
+    /// Whether directory listings on this directory's filesystem are complete once a
+    /// `getdents64` batch comes back short: sysfs and tmpfs fill the buffer while
+    /// entries remain; FUSE (the kernel simulator), NFS and others may not. One
+    /// `fstatfs`, asked once per scan.
+    pub fn listings_end_short(&self) -> bool {
+        const SYSFS_MAGIC: u64 = 0x6265_6572;
+        const TMPFS_MAGIC: u64 = 0x0102_1994;
+        rustix::fs::fstatfs(&self.fd)
+            .is_ok_and(|s| matches!(s.f_type as u64, SYSFS_MAGIC | TMPFS_MAGIC))
     }
 
     /// Opens a subdirectory (not through a symlink).
@@ -365,6 +399,38 @@ mod tests {
         // An attribute that is a link is not followed.
         symlink("/etc/secret", r.join("sys/devices/x/evil")).unwrap();
         assert!(d.attr("evil").is_none());
+    }
+
+    #[test]
+    fn listings_are_whole_with_or_without_the_short_batch_shortcut() {
+        // On tmpfs when there is one (the shortcut's home), else wherever /tmp is.
+        let base = ["/dev/shm", "/tmp"]
+            .into_iter()
+            .find(|p| Path::new(p).is_dir())
+            .unwrap();
+        let t = tempfile::tempdir_in(base).unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("big")).unwrap();
+        std::fs::create_dir_all(r.join("small")).unwrap();
+        // ~2 000 entries of ~100 bytes each: several 16 KiB batches.
+        let mut want: Vec<String> = (0..2000)
+            .map(|i| format!("{i:05}-{}", "n".repeat(70)))
+            .collect();
+        for n in &want {
+            std::fs::write(r.join("big").join(n), "").unwrap();
+        }
+        std::fs::write(r.join("small/eth0"), "").unwrap();
+        let root = Root::open(r).unwrap();
+        let top = root.open_dir(".").unwrap();
+        want.sort();
+        for ends_short in [false, true, top.listings_end_short()] {
+            let (_, mut got) = top.open_listing("big", ends_short).unwrap();
+            got.sort();
+            assert_eq!(got, want, "ends_short {ends_short}");
+            let (_, got) = top.open_listing("small", ends_short).unwrap();
+            assert_eq!(got, vec!["eth0".to_string()]);
+        }
+        assert!(top.open_listing("absent", true).is_err());
     }
 
     #[test]

@@ -21,14 +21,14 @@ pub enum Detail {
     /// Every fact the model holds (show, snapshot, changes, renderers).
     #[default]
     Full,
-    /// What an inventory listing shows: ids, class, revision, driver, IOMMU group,
-    /// NUMA node, current link, SR-IOV and PF/VF relations, netdev names. Left unread
-    /// (null or empty): `driver_override`, `local_cpulist`, `reset_methods`,
+    /// What an inventory listing shows: ids, class, driver, IOMMU group, NUMA node,
+    /// current link, SR-IOV and PF/VF relations, netdev names. Left unread (null or
+    /// empty): `revision`, `driver_override`, `local_cpulist`, `reset_methods`,
     /// `boot_vga`, the link's `max_*`, the width of a link that never trained
     /// (`Unknown` speed), the link and parent of a VF (it has no link of its own;
     /// its parent is its PF's, filled in after the scan), `interfaces` details and
-    /// the IOMMU groups' `kind`. Under half the syscalls of [`Detail::Full`] on hosts
-    /// with thousands of VFs.
+    /// the IOMMU groups' `kind`. About a quarter of the syscalls of [`Detail::Full`]
+    /// on hosts with thousands of VFs.
     Inventory,
     /// What the readiness checks use (`doctor`, `why`): the inventory plus
     /// `driver_override`, `reset_methods`, `boot_vga`, and interface details of
@@ -115,9 +115,12 @@ pub fn read_open_root(root: &Root, opts: &ReadOptions) -> Result<Host> {
         path: root.display(DEVICES),
         source,
     })?;
+    // Device directories live on the bus directory's filesystem (sysfs, or the fake
+    // tree's): asked once whether a short listing batch is the whole directory.
+    let ends_short = bus_dir.listings_end_short();
     let results: Vec<std::result::Result<Option<PciDevice>, String>> = names
         .par_iter()
-        .map(|n| read_device(root, &bus_dir, n, opts.detail))
+        .map(|n| read_device(root, &bus_dir, n, opts.detail, ends_short))
         .collect();
     let mut host = Host {
         source: SourceInfo {
@@ -213,6 +216,7 @@ fn read_device(
     bus_dir: &DirHandle,
     name: &str,
     detail: Detail,
+    ends_short: bool,
 ) -> std::result::Result<Option<PciDevice>, String> {
     let full = detail == Detail::Full;
     // driver_override, reset_method and boot_vga: everything but the inventory.
@@ -288,10 +292,13 @@ fn read_device(
                 .map(|v| DeviceId(v as u16));
         }
     }
-    d.revision = dir
-        .attr("revision")
-        .and_then(|s| hex_u32(&s))
-        .map(|v| v as u8);
+    // A listing does not show the revision: 3 of a VF's 17 syscalls.
+    if detail != Detail::Inventory {
+        d.revision = dir
+            .attr("revision")
+            .and_then(|s| hex_u32(&s))
+            .map(|v| v as u8);
+    }
     // The link, not uevent's `DRIVER=`: the simulator's uevent can lag a rebind.
     d.driver = dir.link_name("driver");
     if binding {
@@ -335,7 +342,7 @@ fn read_device(
             .and_then(|p| PciAddress::parse(p).ok());
     }
     let net_details = full || (detail == Detail::Checks && d.physfn.is_none());
-    if let Ok((net, ifs)) = dir.open_listing("net") {
+    if let Ok((net, ifs)) = dir.open_listing("net", ends_short) {
         read_netdevs(&net, ifs, net_details, &mut d);
     } else if d.driver.as_deref() == Some("virtio-pci") {
         // virtio-net hangs its interface one level down: `virtioN/net/IFNAME`.
@@ -343,7 +350,10 @@ fn read_device(
             if v.strip_prefix("virtio")
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             {
-                if let Ok((net, ifs)) = dir.open_dir(&v).and_then(|vd| vd.open_listing("net")) {
+                if let Ok((net, ifs)) = dir
+                    .open_dir(&v)
+                    .and_then(|vd| vd.open_listing("net", ends_short))
+                {
                     read_netdevs(&net, ifs, net_details, &mut d);
                 }
             }
