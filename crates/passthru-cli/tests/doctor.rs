@@ -1421,3 +1421,32 @@ fn every_argument_that_turns_the_iommu_off_goes() {
     assert!(!now.iter().any(|w| w.ends_with("=off")), "{now:?}\n{fix}");
     assert_eq!(now, want, "{fix}");
 }
+
+#[test]
+fn nothing_meant_for_passthrough_reads_host_devices_configuration() {
+    let mut h = healthy();
+    h.device_mut(bdf("0000:01:00.0")).unwrap().driver = Some("nouveau".into());
+    h.device_mut(bdf("0000:01:00.1")).unwrap().driver = Some("snd_hda_intel".into());
+    h.device_mut(bdf("0000:02:00.0"))
+        .unwrap()
+        .sriov
+        .as_mut()
+        .unwrap()
+        .num_vfs = 0;
+    // vfio is loaded (nothing bound): its container exists.
+    file(&mut h, "dev/vfio/vfio", "");
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let o = passthru(t.path(), &["doctor"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    let heads: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with("Summary"))
+        .collect();
+    assert_eq!(heads, ["Host", "Devices", "Configuration"], "{text}");
+    assert!(
+        text.contains("\nDevices\n  7 PCI functions, 5 IOMMU groups (5 isolated), 1 SR-IOV PF with 0 VFs. No device is meant for passthrough"),
+        "{text}"
+    );
+}

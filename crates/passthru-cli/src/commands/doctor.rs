@@ -165,14 +165,15 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
             write_finding(&mut s, f, width, "  ");
         }
     }
+    // Nothing meant for passthrough: the overview stands where the devices would.
+    if let Some(sum) = &r.summary {
+        let _ = writeln!(s, "Devices\n  {sum}");
+    }
     if section(Section::Configuration).next().is_some() {
         let _ = writeln!(s, "Configuration");
         for f in section(Section::Configuration) {
             write_finding(&mut s, f, width, "  ");
         }
-    }
-    if let Some(sum) = &r.summary {
-        let _ = writeln!(s, "Devices\n  {sum}");
     }
     let c = counts(&r.findings);
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });

@@ -68,15 +68,15 @@ pub fn summary(host: &Host) -> String {
     let isolated = g.iter().filter(|v| v.isolated).count();
     let pfs: Vec<&PciDevice> = host.devices.iter().filter(|d| d.is_pf()).collect();
     let vfs = host.devices.iter().filter(|d| d.is_vf()).count();
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     let mut s = format!(
-        "{} PCI functions, {} IOMMU groups ({} isolated), {} SR-IOV PFs with {} VFs. \
+        "{}, {} ({isolated} isolated), {} with {}. \
 No device is meant for passthrough: none was named, none matches a nova.conf device_spec, \
 none is on vfio-pci or has a driver_override.",
-        host.devices.len(),
-        g.len(),
-        isolated,
-        pfs.len(),
-        vfs
+        n(host.devices.len(), "PCI function", "PCI functions"),
+        n(g.len(), "IOMMU group", "IOMMU groups"),
+        n(pfs.len(), "SR-IOV PF", "SR-IOV PFs"),
+        n(vfs, "VF", "VFs"),
     );
     s.push_str(" Name devices to check them: `passthru doctor DEV...` (an address, netdev or vendor:device).");
     s
