@@ -6,7 +6,7 @@
 
 use passthru::host::sources::read_root;
 use passthru::host::Host;
-use passthru_testsupport::sim::harness::{fuse_usable, SimMount};
+use passthru_testsupport::sim::harness::{fuse_or_skip, SimMount};
 use passthru_testsupport::{
     bdf, scenarios, BarKind, DeviceSpec, HostSpec, LinkSpec, PortType, SriovSpec,
 };
@@ -20,8 +20,7 @@ const PF: &str = "sys/bus/pci/devices/0000:06:00.0";
 const VFIO: &str = "sys/bus/pci/drivers/vfio-pci";
 
 fn mount(spec: &HostSpec) -> Option<SimMount> {
-    if let Err(why) = fuse_usable() {
-        eprintln!("SKIPPED: {why}; the simulator needs FUSE");
+    if !fuse_or_skip() {
         return None;
     }
     Some(SimMount::spec_with(Path::new(BIN), spec).expect("passthru-sim mounts the spec"))
@@ -848,8 +847,7 @@ fn files_outside_sys_are_an_ordinary_filesystem() {
 
 #[test]
 fn mounts_a_scenario_by_name_and_a_plain_tree() {
-    if let Err(why) = fuse_usable() {
-        eprintln!("SKIPPED: {why}");
+    if !fuse_or_skip() {
         return;
     }
     let m = SimMount::start(

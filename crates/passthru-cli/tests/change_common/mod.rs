@@ -2,7 +2,7 @@
 //! real `passthru` binary on it, full tree dumps, and the lspci judge.
 #![allow(dead_code)]
 
-use passthru_testsupport::sim::harness::fuse_usable;
+use passthru_testsupport::sim::harness::fuse_or_skip;
 use passthru_testsupport::sim::SimMount;
 use passthru_testsupport::{bdf, scenarios, DeviceSpec, HostSpec, LinkSpec, PortType};
 use serde_json::Value;
@@ -105,8 +105,7 @@ pub fn host_spec() -> HostSpec {
 /// Mounts a spec in the simulator, or `None` (test skipped, said on stderr) when
 /// FUSE cannot be used here.
 pub fn mount(spec: &HostSpec) -> Option<SimMount> {
-    if let Err(why) = fuse_usable() {
-        eprintln!("SKIPPED: {why}");
+    if !fuse_or_skip() {
         return None;
     }
     Some(SimMount::spec(spec).expect("passthru-sim mounts (cargo build -p passthru-testsupport)"))

@@ -27,6 +27,22 @@ pub fn fuse_usable() -> Result<(), String> {
         .map_err(|e| format!("/dev/fuse is not usable ({e})"))
 }
 
+/// For tests: whether the simulator can run here. When it cannot, the test is skipped
+/// with a message on stderr, unless `PASSTHRU_REQUIRE_FUSE=1` (CI that must run the
+/// simulator tests), which makes it fail instead of passing without having run.
+pub fn fuse_or_skip() -> bool {
+    match fuse_usable() {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("PASSTHRU_REQUIRE_FUSE").is_some_and(|v| v == "1") => {
+            panic!("PASSTHRU_REQUIRE_FUSE=1 but {why}: the kernel simulator tests cannot run")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED: {why}; the simulator needs FUSE (set PASSTHRU_REQUIRE_FUSE=1 to fail instead)");
+            false
+        }
+    }
+}
+
 /// The `passthru-sim` binary: `$PASSTHRU_SIM`, else next to the running test's
 /// target directory (`target/debug/passthru-sim`).
 pub fn default_binary() -> PathBuf {
