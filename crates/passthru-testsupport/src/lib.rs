@@ -10,6 +10,7 @@
 
 pub mod config_space;
 pub mod fakehost;
+pub mod peer;
 pub mod scenarios;
 pub mod sim;
 pub mod spec;

@@ -28,18 +28,16 @@ pub fn fuse_usable() -> Result<(), String> {
 }
 
 /// For tests: whether the simulator can run here. When it cannot, the test is skipped
-/// with a message on stderr, unless `PASSTHRU_REQUIRE_FUSE=1` (CI that must run the
-/// simulator tests), which makes it fail instead of passing without having run.
+/// with a message on stderr, unless `PASSTHRU_REQUIRE_FUSE=1` or the general peer rule
+/// ([`crate::peer::required`]: `CI=true`) makes it fail instead of passing without
+/// having run.
 pub fn fuse_or_skip() -> bool {
     match fuse_usable() {
         Ok(()) => true,
         Err(why) if std::env::var_os("PASSTHRU_REQUIRE_FUSE").is_some_and(|v| v == "1") => {
             panic!("PASSTHRU_REQUIRE_FUSE=1 but {why}: the kernel simulator tests cannot run")
         }
-        Err(why) => {
-            eprintln!("SKIPPED: {why}; the simulator needs FUSE (set PASSTHRU_REQUIRE_FUSE=1 to fail instead)");
-            false
-        }
+        Err(why) => crate::peer::require("FUSE (/dev/fuse) for the kernel simulator", Err(why)),
     }
 }
 
