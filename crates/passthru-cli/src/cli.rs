@@ -73,6 +73,10 @@ pub enum Command {
     /// OpenStack nova: what nova will expose with this host's nova.conf.
     #[command(subcommand)]
     Nova(commands::nova::NovaCommand),
+    /// OpenStack compute API: a flavor with a checked alias, a test boot whose "No
+    /// valid host" is explained, a server verified on its compute host.
+    #[command(subcommand)]
+    Openstack(commands::openstack::OpenStackCommand),
     /// Render configuration: nova, libvirt, opennebula, qemu-acl, ...
     #[command(subcommand)]
     Render(commands::render::RenderCommand),

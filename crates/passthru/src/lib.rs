@@ -12,6 +12,8 @@
 //! - [`checks`] are the readiness checks of `doctor` and the causal chain of `why`.
 //! - [`libvirt`] reads domain XML, renders `<hostdev>` and node-device XML, and
 //!   verifies guests against facts; [`render`] writes other tools' configuration.
+//! - [`openstack`] talks to a cloud's compute API (keystone auth, flavors, servers) and
+//!   explains a failed PCI boot with [`nova`]'s rules.
 #![deny(missing_docs)]
 
 pub mod change;
@@ -21,6 +23,7 @@ pub mod host;
 pub mod inventory;
 pub mod libvirt;
 pub mod nova;
+pub mod openstack;
 pub mod pci;
 pub mod render;
 

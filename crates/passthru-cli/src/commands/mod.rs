@@ -7,6 +7,7 @@ pub mod groups;
 pub mod kernel_args;
 pub mod ls;
 pub mod nova;
+pub mod openstack;
 pub mod render;
 pub mod render_libvirt;
 pub mod render_nova;
@@ -33,6 +34,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(a) => doctor::run(ctx, a),
         Command::Why(a) => why::run(ctx, a),
         Command::Nova(c) => nova::run(ctx, c),
+        Command::Openstack(c) => openstack::run(ctx, c),
         Command::Render(c) => render::run(ctx, c),
         Command::Verify(a) => verify::run(ctx, a),
         Command::Vfs(a) => vfs::run(ctx, a),

@@ -108,6 +108,25 @@ fn facts_values(
         .collect()
 }
 
+/// nova.conf as nova reads it on a host: the files when given, else the device_spec
+/// and alias values the host's facts carry (a snapshot holds those, not the other
+/// options), in nova's merged order.
+pub fn host_conf(host: &passthru::Host, files: &[PathBuf]) -> Result<NovaConf> {
+    let parsed = read_conf_files(files)?;
+    let mut conf = NovaConf::from_files(&parsed);
+    if files.is_empty() {
+        if let Some(n) = &host.system.nova {
+            conf.device_spec = facts_values(
+                &n.path,
+                &n.device_specs,
+                &["pci_passthrough_whitelist", "passthrough_whitelist"],
+            );
+            conf.alias = facts_values(&n.path, &n.aliases, &["pci_alias"]);
+        }
+    }
+    Ok(conf)
+}
+
 fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
     let host = ctx.host()?;
     let mut files = a.config.clone();
@@ -127,20 +146,7 @@ fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
             None => {}
         }
     }
-    let parsed = read_conf_files(&files)?;
-    let mut conf = NovaConf::from_files(&parsed);
-    if files.is_empty() {
-        // A snapshot carries nova.conf's device_spec and alias values (not the other
-        // options): use them, in nova's merged order.
-        if let Some(n) = &host.system.nova {
-            conf.device_spec = facts_values(
-                &n.path,
-                &n.device_specs,
-                &["pci_passthrough_whitelist", "passthrough_whitelist"],
-            );
-            conf.alias = facts_values(&n.path, &n.aliases, &["pci_alias"]);
-        }
-    }
+    let mut conf = host_conf(host, &files)?;
     let n0 = conf.device_spec.len();
     for (i, v) in a.device_spec.iter().enumerate() {
         conf.device_spec.push(cli_value(v, "--device-spec", n0 + i));

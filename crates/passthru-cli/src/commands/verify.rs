@@ -75,18 +75,24 @@ fn aliases(ctx: &Ctx, args: &Args) -> Result<Vec<AliasSpec>> {
         pci_in_placement = conf.pci_in_placement;
     }
     values.extend(json_lines);
-    if !values.is_empty() {
-        let parsed = parse_aliases(&values, pci_in_placement).map_err(|e| {
-            let which = e
-                .index
-                .and_then(|i| values.get(i))
-                .map(|v| format!(" in alias {v}"))
-                .unwrap_or_default();
-            anyhow::anyhow!("nova would refuse the aliases{which}: {}", e.error)
-        })?;
-        out.extend(AliasSpec::from_nova(&parsed));
-    }
+    out.extend(nova_aliases(&values, pci_in_placement)?);
     Ok(out)
+}
+
+/// `[pci] alias` values read by nova's rules, as the aliases `--expect` refers to.
+pub fn nova_aliases(values: &[String], pci_in_placement: bool) -> Result<Vec<AliasSpec>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed = parse_aliases(values, pci_in_placement).map_err(|e| {
+        let which = e
+            .index
+            .and_then(|i| values.get(i))
+            .map(|v| format!(" in alias {v}"))
+            .unwrap_or_default();
+        anyhow::anyhow!("nova would refuse the aliases{which}: {}", e.error)
+    })?;
+    Ok(AliasSpec::from_nova(&parsed))
 }
 
 /// Reads the guests named on the command line (files or domain names) and, with
@@ -146,7 +152,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 /// The readable report in doctor's shape: per guest, a header, its devices and one
 /// `Checking ... : PASS/WARN/FAIL (message)` line per finding, with why and fix under
 /// anything not PASS; then conflicts across guests, the counts and the verdict.
-fn text(r: &VerifyReport, quiet: bool) -> String {
+pub fn text(r: &VerifyReport, quiet: bool) -> String {
     let shown = |f: &&Finding| !quiet || f.severity != Severity::Pass;
     let width = r
         .findings()

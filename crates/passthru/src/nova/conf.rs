@@ -313,6 +313,9 @@ pub struct NovaConf {
     pub errors: Vec<ConfError>,
     /// Things that silently change what nova does.
     pub notes: Vec<ConfNote>,
+    /// `[libvirt] connection_uri`: where nova-compute finds its guests (unset: the
+    /// libvirt default for the virt type, `qemu:///system`).
+    pub libvirt_connection_uri: Option<String>,
 }
 
 /// The default `[filter_scheduler] enabled_filters`.
@@ -722,6 +725,10 @@ impl NovaConf {
         } else {
             avail.iter().map(|a| a.value.clone()).collect()
         };
+        conf.libvirt_connection_uri = r
+            .single(&[("libvirt", "connection_uri")])
+            .map(|a| r.subst(&a.value, "libvirt", 0).unwrap_or_else(|_| a.value.clone()))
+            .filter(|v| !v.trim().is_empty());
         conf.notes = notes(files);
         conf
     }
