@@ -31,6 +31,10 @@ elif command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
+# keystone 30, nova 34 and placement 16 from PyPI (a venv under target/, created once)
+# for the `passthru openstack` tests, which start them on 127.0.0.1.
+scripts/openstack-live/install.sh >/dev/null
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace -- --test-threads="$(nproc)"

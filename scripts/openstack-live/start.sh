@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a real keystone 30, placement 16 and nova 34 (api, conductor, scheduler and a
 # fake compute reporting a fake host's PCI devices, in one process) on free 127.0.0.1
-# ports, with fresh sqlite databases under DIR. See ../../docs/openstack-live.md.
+# ports, with fresh sqlite databases under DIR. See README.md, "OpenStack compute API".
 #
 #   scripts/openstack-live/start.sh DIR ROOT HOST
 #
@@ -116,9 +116,9 @@ nm=("$venv/bin/nova-manage" --config-file "$root/etc/nova/nova.conf" --config-fi
 "$py" "$here/livectl.py" catalog "$ks" "$nv" > "$dir/log/catalog.log" 2>&1 ||
     { cat "$dir/log/catalog.log" >&2; exit 1; }
 "$py" "$here/livectl.py" wait "$pl/" 60
+printf '<node>\n</node>\n' > "$dir/node.xml"
 PCIFAKE_ROOT="$root" PCIFAKE_NODE_XML="$dir/node.xml" \
     start nova "$py" -W ignore "$here/allinone.py" "$np" "$root/etc/nova/nova.conf" "$dir/nova-services.conf"
-printf '<node>\n</node>\n' > "$dir/node.xml"
 "$py" "$here/livectl.py" wait "$nv/" 120 || { tail -30 "$dir/log/nova.log" >&2; exit 1; }
 "$py" "$here/livectl.py" wait-compute "$ks" "$nv" 120 || { tail -30 "$dir/log/nova.log" >&2; exit 1; }
 

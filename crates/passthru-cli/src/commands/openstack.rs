@@ -88,7 +88,9 @@ impl CloudArgs {
 
 /// Arguments of `passthru openstack flavor`.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = "Examples:\n  passthru openstack flavor pci.igb --alias igbnic:1 --create --ram 2048 --vcpus 2 --disk 10\n  passthru openstack flavor m1.large --alias gpu:1 --nova-conf /etc/nova/nova.conf")]
+#[command(
+    after_long_help = "Examples:\n  passthru openstack flavor pci.igb --alias igbnic:1 --create --ram 2048 --vcpus 2 --disk 10\n  passthru openstack flavor m1.large --alias gpu:1 --nova-conf /etc/nova/nova.conf"
+)]
 pub struct FlavorArgs {
     /// Flavor name (or id, when it exists).
     #[arg(value_name = "NAME")]
@@ -120,7 +122,9 @@ pub struct FlavorArgs {
 
 /// Arguments of `passthru openstack boot`.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = "Compute hosts' facts for explaining \"No valid host\": a host whose name is this\nhost's (as --root reads it) is read here, with its etc/nova/nova.conf; others from\n--facts snapshot files (`passthru snapshot` on that host).\n\nExamples:\n  passthru openstack boot --flavor pci.igb --image cirros-id --network net-id --delete\n  passthru openstack boot --flavor pci.gpu --image img --no-network --facts cmp1.json --facts cmp2.json")]
+#[command(
+    after_long_help = "Compute hosts' facts for explaining \"No valid host\": a host whose name is this\nhost's (as --root reads it) is read here, with its etc/nova/nova.conf; others from\n--facts snapshot files (`passthru snapshot` on that host).\n\nExamples:\n  passthru openstack boot --flavor pci.igb --image cirros-id --network net-id --delete\n  passthru openstack boot --flavor pci.gpu --image img --no-network --facts cmp1.json --facts cmp2.json"
+)]
 pub struct BootArgs {
     /// Flavor name or id.
     #[arg(long, value_name = "FLAVOR")]
@@ -161,7 +165,9 @@ pub struct BootArgs {
 
 /// Arguments of `passthru openstack verify`.
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = "The compute host (OS-EXT-SRV-ATTR:host, an admin-only attribute) must be this host\n(as --root reads it); its etc/nova/nova.conf gives the aliases and [libvirt]\nconnection_uri, which virsh uses to read the domain (OS-EXT-SRV-ATTR:instance_name).\n\nExample:\n  passthru openstack verify test-vm")]
+#[command(
+    after_long_help = "The compute host (OS-EXT-SRV-ATTR:host, an admin-only attribute) must be this host\n(as --root reads it); its etc/nova/nova.conf gives the aliases and [libvirt]\nconnection_uri, which virsh uses to read the domain (OS-EXT-SRV-ATTR:instance_name).\n\nExample:\n  passthru openstack verify test-vm"
+)]
 pub struct VerifyArgs {
     /// Server name or id.
     #[arg(value_name = "SERVER")]
@@ -333,7 +339,10 @@ fn run_flavor(ctx: &Ctx, a: FlavorArgs) -> Result<ExitCode> {
         );
     }
     let (mut flv, created) = if a.create {
-        (session.create_flavor(&a.name, a.ram, a.vcpus, a.disk)?, true)
+        (
+            session.create_flavor(&a.name, a.ram, a.vcpus, a.disk)?,
+            true,
+        )
     } else {
         (session.find_flavor(&a.name)?, false)
     };
@@ -341,7 +350,10 @@ fn run_flavor(ctx: &Ctx, a: FlavorArgs) -> Result<ExitCode> {
         // A flavor created for a value nova refuses is not left behind.
         if created {
             session.delete_flavor(&flv.id).with_context(|| {
-                format!("{e}; and the flavor {} it created could not be deleted", flv.id)
+                format!(
+                    "{e}; and the flavor {} it created could not be deleted",
+                    flv.id
+                )
             })?;
         }
         return Err(e.into());
@@ -395,7 +407,11 @@ fn cloud_text(s: &mut String, c: &CloudSummary, v: &ComputeVersion) {
         "Compute: {} at microversion {} ({} {} to {})",
         v.endpoint,
         v.chosen,
-        if v.fixed { "fixed; server accepts" } else { "negotiated; server accepts" },
+        if v.fixed {
+            "fixed; server accepts"
+        } else {
+            "negotiated; server accepts"
+        },
         v.min,
         v.max
     );
@@ -473,11 +489,18 @@ impl FactsSource {
     }
 
     fn find(&self, nova_host: &str) -> Result<Option<(&Host, NovaConf, String)>> {
-        if let Some((_, h, src)) = self.snapshots.iter().find(|(n, ..)| same_host(n, nova_host)) {
+        if let Some((_, h, src)) = self
+            .snapshots
+            .iter()
+            .find(|(n, ..)| same_host(n, nova_host))
+        {
             return Ok(Some((h, host_conf(h, &[])?, src.clone())));
         }
         if let Some((h, conf, src)) = &self.local {
-            if h.hostname.as_deref().is_some_and(|n| same_host(n, nova_host)) {
+            if h.hostname
+                .as_deref()
+                .is_some_and(|n| same_host(n, nova_host))
+            {
                 return Ok(Some((h, conf.clone(), src.clone())));
             }
         }
@@ -503,7 +526,9 @@ fn run_boot(ctx: &Ctx, a: BootArgs) -> Result<ExitCode> {
         (Some(n), _, _) => Networking::Network(n.clone()),
         (_, Some(p), _) => Networking::Port(p.clone()),
         (_, _, true) => Networking::None,
-        _ => bail!("say how the server is attached: --network NETWORK_ID, --port PORT_ID or --no-network"),
+        _ => bail!(
+            "say how the server is attached: --network NETWORK_ID, --port PORT_ID or --no-network"
+        ),
     };
     // Read what the explanation needs before creating anything: a bad file fails now.
     let api = api_conf(ctx, &a.nova_conf)?;
@@ -546,7 +571,13 @@ fn run_boot(ctx: &Ctx, a: BootArgs) -> Result<ExitCode> {
         .as_ref()
         .is_some_and(|f| f.message.contains("No valid host"));
     let explanation = if no_valid_host {
-        Some(explain_boot(&session, &server, &flavor, api.as_ref(), &facts)?)
+        Some(explain_boot(
+            &session,
+            &server,
+            &flavor,
+            api.as_ref(),
+            &facts,
+        )?)
     } else {
         None
     };
@@ -811,7 +842,9 @@ fn run_verify(ctx: &Ctx, a: VerifyArgs) -> Result<ExitCode> {
                 .as_deref()
                 .map(|u| format!(" at {u}"))
                 .unwrap_or_default(),
-            out.expect.as_deref().unwrap_or("no PCI device (the flavor has no pci_passthrough:alias)")
+            out.expect
+                .as_deref()
+                .unwrap_or("no PCI device (the flavor has no pci_passthrough:alias)")
         );
         s.push_str(&super::verify::text(&out.report, a.quiet));
         emit(&s)?;

@@ -727,7 +727,10 @@ impl NovaConf {
         };
         conf.libvirt_connection_uri = r
             .single(&[("libvirt", "connection_uri")])
-            .map(|a| r.subst(&a.value, "libvirt", 0).unwrap_or_else(|_| a.value.clone()))
+            .map(|a| {
+                r.subst(&a.value, "libvirt", 0)
+                    .unwrap_or_else(|_| a.value.clone())
+            })
             .filter(|v| !v.trim().is_empty());
         conf.notes = notes(files);
         conf

@@ -203,11 +203,13 @@ fn send(
     let resp = match body {
         Some(b) => {
             req = req.header("Content-Type", "application/json");
-            let r = req.body(b.to_string()).map_err(|e| OpenStackError::Transport {
-                method: method.to_string(),
-                url: url.to_string(),
-                message: e.to_string(),
-            })?;
+            let r = req
+                .body(b.to_string())
+                .map_err(|e| OpenStackError::Transport {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    message: e.to_string(),
+                })?;
             agent.run(r)
         }
         None => {
@@ -310,8 +312,8 @@ pub fn token_request(cfg: &CloudConfig) -> Value {
             }
             (None, Some(n)) => {
                 u.insert("name".into(), json!(n));
-                if let Some(d) = domain_ref(&a.user_domain_id, &a.user_domain_name)
-                    .or(any_domain.clone())
+                if let Some(d) =
+                    domain_ref(&a.user_domain_id, &a.user_domain_name).or(any_domain.clone())
                 {
                     u.insert("domain".into(), d);
                 }
@@ -620,11 +622,15 @@ mod tests {
     #[test]
     fn nova_and_keystone_messages() {
         assert_eq!(
-            api_message(r#"{"badRequest": {"code": 400, "message": "PCI alias nosuch is not defined"}}"#),
+            api_message(
+                r#"{"badRequest": {"code": 400, "message": "PCI alias nosuch is not defined"}}"#
+            ),
             "PCI alias nosuch is not defined"
         );
         assert_eq!(
-            api_message(r#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#),
+            api_message(
+                r#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#
+            ),
             "The request you have made requires authentication."
         );
         assert_eq!(
@@ -635,15 +641,46 @@ mod tests {
 
     #[test]
     fn microversion_choice() {
-        let (v, fixed) = choose(None, Microversion::v2(1), Microversion::v2(104), Microversion::v2(86)).unwrap();
+        let (v, fixed) = choose(
+            None,
+            Microversion::v2(1),
+            Microversion::v2(104),
+            Microversion::v2(86),
+        )
+        .unwrap();
         assert_eq!((v, fixed), (Microversion::v2(104), false));
-        let e = choose(None, Microversion::v2(1), Microversion::v2(60), Microversion::v2(86)).unwrap_err();
+        let e = choose(
+            None,
+            Microversion::v2(1),
+            Microversion::v2(60),
+            Microversion::v2(86),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("needs 2.86"), "{e}");
-        let (v, fixed) = choose(Some("2.1"), Microversion::v2(1), Microversion::v2(104), Microversion::v2(86)).unwrap();
+        let (v, fixed) = choose(
+            Some("2.1"),
+            Microversion::v2(1),
+            Microversion::v2(104),
+            Microversion::v2(86),
+        )
+        .unwrap();
         assert_eq!((v, fixed), (Microversion::v2(1), true));
-        assert!(choose(Some("2.200"), Microversion::v2(1), Microversion::v2(104), Microversion::v2(1)).is_err());
+        assert!(choose(
+            Some("2.200"),
+            Microversion::v2(1),
+            Microversion::v2(104),
+            Microversion::v2(1)
+        )
+        .is_err());
         assert_eq!(
-            choose(Some("latest"), Microversion::v2(1), Microversion::v2(99), Microversion::v2(1)).unwrap().0,
+            choose(
+                Some("latest"),
+                Microversion::v2(1),
+                Microversion::v2(99),
+                Microversion::v2(1)
+            )
+            .unwrap()
+            .0,
             Microversion::v2(99)
         );
     }
@@ -665,7 +702,10 @@ mod tests {
         };
         let c = resolve(None, None, &env, &Overrides::default()).unwrap();
         let b = token_request(&c);
-        assert_eq!(b.pointer("/auth/identity/methods/0"), Some(&json!("password")));
+        assert_eq!(
+            b.pointer("/auth/identity/methods/0"),
+            Some(&json!("password"))
+        );
         assert_eq!(
             b.pointer("/auth/identity/password/user"),
             Some(&json!({"name": "admin", "domain": {"name": "Default"}, "password": "pw"}))
@@ -686,9 +726,17 @@ mod tests {
                 {"interface": "public", "region_id": "R2", "url": "http://c-r2"}
             ]}
         ]);
-        assert_eq!(catalog_endpoint(&cat, "compute", "public", Some("R2")).unwrap(), "http://c-r2");
-        assert_eq!(catalog_endpoint(&cat, "compute", "internal", None).unwrap(), "http://c-int");
-        let e = catalog_endpoint(&cat, "compute", "admin", None).unwrap_err().to_string();
+        assert_eq!(
+            catalog_endpoint(&cat, "compute", "public", Some("R2")).unwrap(),
+            "http://c-r2"
+        );
+        assert_eq!(
+            catalog_endpoint(&cat, "compute", "internal", None).unwrap(),
+            "http://c-int"
+        );
+        let e = catalog_endpoint(&cat, "compute", "admin", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("compute public R1"), "{e}");
     }
 

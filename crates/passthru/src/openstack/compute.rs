@@ -100,7 +100,10 @@ pub struct Server {
 impl Server {
     /// The flavor's `pci_passthrough:alias`, when the server shows it.
     pub fn pci_alias(&self) -> Option<&str> {
-        self.flavor.extra_specs.get(PCI_ALIAS_KEY).map(String::as_str)
+        self.flavor
+            .extra_specs
+            .get(PCI_ALIAS_KEY)
+            .map(String::as_str)
     }
 }
 
@@ -287,7 +290,10 @@ impl Session {
             ))),
             n => Err(OpenStackError::NotFound(format!(
                 "{n} servers are named '{name_or_id}' (ids {}): give the id",
-                hits.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                hits.iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -298,7 +304,9 @@ impl Session {
         struct Many {
             servers: Vec<Server>,
         }
-        Ok(self.get::<Many>(&format!("/servers/detail?{query}"))?.servers)
+        Ok(self
+            .get::<Many>(&format!("/servers/detail?{query}"))?
+            .servers)
     }
 
     /// Deletes a server.

@@ -38,16 +38,18 @@ pub enum AuthType {
 
 impl AuthType {
     fn parse(s: &str) -> Option<AuthType> {
-        Some(match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "password" | "v3password" => AuthType::Password,
-            "token" | "v3token" => AuthType::Token,
-            "v3applicationcredential" | "applicationcredential" | "application_credential" => {
-                AuthType::ApplicationCredential
-            }
-            "admin_token" | "token_endpoint" => AuthType::AdminToken,
-            "none" | "noauth" => AuthType::None,
-            _ => return None,
-        })
+        Some(
+            match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "password" | "v3password" => AuthType::Password,
+                "token" | "v3token" => AuthType::Token,
+                "v3applicationcredential" | "applicationcredential" | "application_credential" => {
+                    AuthType::ApplicationCredential
+                }
+                "admin_token" | "token_endpoint" => AuthType::AdminToken,
+                "none" | "noauth" => AuthType::None,
+                _ => return None,
+            },
+        )
     }
 }
 
@@ -196,7 +198,10 @@ const AUTH_KEYS: &[(&str, &[&str])] = &[
     ("default_domain", &["OS_DEFAULT_DOMAIN"]),
     ("token", &["OS_TOKEN", "OS_AUTH_TOKEN"]),
     ("endpoint", &["OS_ENDPOINT", "OS_URL"]),
-    ("application_credential_id", &["OS_APPLICATION_CREDENTIAL_ID"]),
+    (
+        "application_credential_id",
+        &["OS_APPLICATION_CREDENTIAL_ID"],
+    ),
     (
         "application_credential_name",
         &["OS_APPLICATION_CREDENTIAL_NAME"],
@@ -222,7 +227,8 @@ const TOP_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// Old names clouds.yaml still accepts.
-const AUTH_ALIASES: &[(&str, &str)] = &[("tenant_name", "project_name"), ("tenant_id", "project_id")];
+const AUTH_ALIASES: &[(&str, &str)] =
+    &[("tenant_name", "project_name"), ("tenant_id", "project_id")];
 
 type Flat = BTreeMap<String, String>;
 
@@ -267,10 +273,12 @@ fn cloud_from(f: &ConfigFile, name: &str) -> Result<Option<Flat>, OpenStackError
     let Some(cloud) = clouds.get(name) else {
         return Ok(None);
     };
-    let cloud = cloud.as_mapping().ok_or_else(|| OpenStackError::ConfigFile {
-        file: f.path.clone(),
-        message: format!("cloud '{name}' must be a mapping of settings"),
-    })?;
+    let cloud = cloud
+        .as_mapping()
+        .ok_or_else(|| OpenStackError::ConfigFile {
+            file: f.path.clone(),
+            message: format!("cloud '{name}' must be a mapping of settings"),
+        })?;
     let mut out = Flat::new();
     for (k, v) in cloud {
         let Some(k) = scalar(k) else { continue };
@@ -459,7 +467,11 @@ fn build(flat: Flat, source: String) -> Result<CloudConfig, OpenStackError> {
     };
     match auth_type {
         AuthType::Password | AuthType::Token | AuthType::ApplicationCredential => {
-            need(&auth.auth_url, "the keystone URL", "auth.auth_url in clouds.yaml, or OS_AUTH_URL")?;
+            need(
+                &auth.auth_url,
+                "the keystone URL",
+                "auth.auth_url in clouds.yaml, or OS_AUTH_URL",
+            )?;
         }
         AuthType::AdminToken | AuthType::None => {}
     }
@@ -470,7 +482,11 @@ fn build(flat: Flat, source: String) -> Result<CloudConfig, OpenStackError> {
                     "no user: set auth.username (or user_id) in clouds.yaml, or OS_USERNAME".into(),
                 ));
             }
-            need(&auth.password, "the password", "auth.password in clouds.yaml or secure.yaml, or OS_PASSWORD")?;
+            need(
+                &auth.password,
+                "the password",
+                "auth.password in clouds.yaml or secure.yaml, or OS_PASSWORD",
+            )?;
         }
         AuthType::Token => need(&auth.token, "the token", "auth.token, or OS_TOKEN")?,
         AuthType::ApplicationCredential => {
@@ -557,10 +573,7 @@ fn read_file(p: &Path) -> Result<ConfigFile, OpenStackError> {
         })
 }
 
-fn first_existing(
-    dirs: &[PathBuf],
-    names: &[&str],
-) -> Result<Option<ConfigFile>, OpenStackError> {
+fn first_existing(dirs: &[PathBuf], names: &[&str]) -> Result<Option<ConfigFile>, OpenStackError> {
     for d in dirs {
         for n in names {
             let p = d.join(n);
@@ -614,7 +627,13 @@ mod tests {
             text: "clouds:\n  lab:\n    auth:\n      password: secret\n".into(),
         };
         let env = env_of(&[("OS_CLOUD", "lab"), ("OS_REGION_NAME", "R2")]);
-        let c = resolve(Some(&file(CLOUDS)), Some(&secure), &env, &Overrides::default()).unwrap();
+        let c = resolve(
+            Some(&file(CLOUDS)),
+            Some(&secure),
+            &env,
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(c.auth_type, AuthType::Password);
         assert_eq!(c.auth.password.as_deref(), Some("secret"));
         assert_eq!(c.region_name.as_deref(), Some("R2"));
@@ -672,7 +691,10 @@ mod tests {
         )
         .unwrap_err();
         let m = e.to_string();
-        assert!(m.starts_with("/x/clouds.yaml: not valid YAML") && m.contains("line"), "{m}");
+        assert!(
+            m.starts_with("/x/clouds.yaml: not valid YAML") && m.contains("line"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub enum OpenStackError {
         message: String,
     },
     /// The service catalog has no usable endpoint.
-    #[error("no {service} endpoint in the service catalog for {wanted}; the catalog has: {available}")]
+    #[error(
+        "no {service} endpoint in the service catalog for {wanted}; the catalog has: {available}"
+    )]
     NoEndpoint {
         /// Service type (`compute`).
         service: String,

@@ -161,9 +161,7 @@ fn host_verdict(
                 "compute.disabled",
                 format!(
                     "its nova-compute service is disabled{} (ComputeFilter skips it)",
-                    why.as_ref()
-                        .map(|w| format!(": {w}"))
-                        .unwrap_or_default()
+                    why.as_ref().map(|w| format!(": {w}")).unwrap_or_default()
                 ),
             ));
         }
@@ -202,7 +200,9 @@ fn host_verdict(
             .unwrap_or_default();
         reasons.push(reason(
             "compute.does_not_start",
-            format!("nova-compute does not start with its nova.conf, so it reports no devices{first}"),
+            format!(
+                "nova-compute does not start with its nova.conf, so it reports no devices{first}"
+            ),
         ));
     }
     if let Some(f) = report.flavors.first() {
@@ -291,7 +291,9 @@ fn exhausted(
                 "#{i} {} {} NUMA {}",
                 p.ids(),
                 p.get("dev_type").map(|v| v.to_py_str()).unwrap_or_default(),
-                p.get("numa_node").map(|v| v.to_py_str()).unwrap_or_default()
+                p.get("numa_node")
+                    .map(|v| v.to_py_str())
+                    .unwrap_or_default()
             )
         })
         .collect();
