@@ -10,6 +10,9 @@ use crate::pci::PciAddress;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+/// Gives a file's bytes (path relative to the root), `None` when absent or unreadable.
+pub type FileReader<'a> = dyn Fn(&str) -> Option<Vec<u8>> + 'a;
+
 /// One thing the executor does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -427,11 +430,11 @@ impl Plan {
     /// that file. `current` gives a file's bytes now (path relative to the root; `None`
     /// when absent); steps that edit the same file twice diff against the step before.
     /// A file `current` cannot give (no reader, not text) shows no diff.
-    pub fn render_text_with(&self, current: &dyn Fn(&str) -> Option<Vec<u8>>) -> String {
+    pub fn render_text_with(&self, current: &FileReader<'_>) -> String {
         self.render(Some(current))
     }
 
-    fn render(&self, current: Option<&dyn Fn(&str) -> Option<Vec<u8>>>) -> String {
+    fn render(&self, current: Option<&FileReader<'_>>) -> String {
         // What each file holds after the steps so far: later steps diff against it.
         let mut seen: std::collections::HashMap<String, Option<String>> = Default::default();
         let mut s = String::new();
@@ -474,7 +477,7 @@ impl Plan {
 /// files whose contents are not known or not text.
 fn step_diff(
     a: &Action,
-    current: &dyn Fn(&str) -> Option<Vec<u8>>,
+    current: &FileReader<'_>,
     seen: &mut std::collections::HashMap<String, Option<String>>,
 ) -> Option<String> {
     let text = |b: Vec<u8>| String::from_utf8(b).ok();
@@ -623,7 +626,10 @@ mod tests {
             contents: Contents::Text(t.into()),
             mode: 0o644,
         };
-        p.step(w("etc/default/grub", "A=1\nB=\"quiet intel_iommu=on\"\nC=3\n"), "");
+        p.step(
+            w("etc/default/grub", "A=1\nB=\"quiet intel_iommu=on\"\nC=3\n"),
+            "",
+        );
         p.step(w("etc/new.conf", "x\n"), "");
         p.step(w("etc/new.conf", "y\n"), "");
         p.step(
@@ -649,15 +655,30 @@ mod tests {
             }
         };
         let t = p.render_text_with(&files);
-        assert!(t.contains("      --- a/etc/default/grub\n      +++ b/etc/default/grub\n"), "{t}");
-        assert!(t.contains("      -B=\"quiet\"\n      +B=\"quiet intel_iommu=on\"\n"), "{t}");
+        assert!(
+            t.contains("      --- a/etc/default/grub\n      +++ b/etc/default/grub\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("      -B=\"quiet\"\n      +B=\"quiet intel_iommu=on\"\n"),
+            "{t}"
+        );
         assert!(t.contains("       C=3\n"), "{t}");
         // A new file diffs against nothing; its second write against the first.
-        assert!(t.contains("      --- /dev/null\n      +++ b/etc/new.conf"), "{t}");
+        assert!(
+            t.contains("      --- /dev/null\n      +++ b/etc/new.conf"),
+            "{t}"
+        );
         assert!(t.contains("      -x\n      +y\n"), "{t}");
-        assert!(t.contains("      --- a/etc/gone\n      +++ /dev/null"), "{t}");
+        assert!(
+            t.contains("      --- a/etc/gone\n      +++ /dev/null"),
+            "{t}"
+        );
         // The restore diffs the backup against the file as step 1 left it.
-        assert!(t.contains("      -B=\"quiet intel_iommu=on\"\n      -C=3\n"), "{t}");
+        assert!(
+            t.contains("      -B=\"quiet intel_iommu=on\"\n      -C=3\n"),
+            "{t}"
+        );
         // Without a reader, no diff.
         assert!(!p.render_text().contains("+++"));
         assert_eq!(unified_diff("f", Some("a\n"), Some("a\n")), None);
