@@ -17,6 +17,8 @@ if command -v apt-get >/dev/null; then
     build-essential curl ca-certificates pkg-config \
     pciutils pci.ids libvirt-clients libvirt-daemon fuse3 libfuse3-dev \
     libxml2-utils augeas-tools hyperfine jq systemd python3-venv >/dev/null
+  # Fleet tests (crates/passthru-testsupport/src/sshd.rs): real sshd on 127.0.0.2.., the ssh client.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssh-server openssh-client >/dev/null
 fi
 
 # Debian's packaged rustc is older than the workspace's rust-version: use rustup.
