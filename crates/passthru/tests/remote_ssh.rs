@@ -52,7 +52,10 @@ fn installed_or_uploaded_passthru_gets_its_arguments_verbatim() {
     let out = run_passthru(&o, &t1, &args, None).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status, Some(1), "{text}");
-    assert!(text.contains(&format!("dir 755 {}", fleet.dir().display())), "{text}");
+    assert!(
+        text.contains(&format!("dir 755 {}", fleet.dir().display())),
+        "{text}"
+    );
     assert!(text.contains("arg it's $(id) `x`\narg a b\n"), "{text}");
 
     // h2 has another version: without an upload, an error naming it; with one, the
