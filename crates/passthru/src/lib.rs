@@ -14,6 +14,7 @@
 //!   verifies guests against facts; [`render`] writes other tools' configuration.
 //! - [`openstack`] talks to a cloud's compute API (keystone auth, flavors, servers) and
 //!   explains a failed PCI boot with [`nova`]'s rules.
+//! - [`remote`] reaches other hosts over SSH: a remote host is one more source.
 #![deny(missing_docs)]
 
 pub mod change;
@@ -25,6 +26,7 @@ pub mod libvirt;
 pub mod nova;
 pub mod openstack;
 pub mod pci;
+pub mod remote;
 pub mod render;
 
 pub use error::{Error, Result};
