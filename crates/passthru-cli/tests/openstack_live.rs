@@ -5,15 +5,20 @@
 //! The compute host is a fake root: nova's fake driver reports the PCI devices of its
 //! sysfs and reads its etc/nova/nova.conf (the same file passthru reads), and writes
 //! each instance as a libvirt test-driver domain holding the devices nova allocated.
+//! The compute host is reached both as this host (`--root` is its tree) and over SSH
+//! (a real sshd on 127.0.0.2 from the test harness, nova's host name `h1` being its
+//! ssh_config alias) from a controller whose tree has no devices.
 
 use passthru_testsupport::spec::{bdf, DeviceSpec, HostSpec};
+use passthru_testsupport::sshd::{sshd_or_skip, SshFleet};
 use passthru_testsupport::{peer, FakeHost};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const IMAGE: &str = "155d900f-4e14-4e4c-a73d-069cbf4541e6";
-const HOST: &str = "oslive";
+/// nova's name for the compute host: the test sshd's ssh_config alias.
+const HOST: &str = "h1";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -398,6 +403,70 @@ fn flavor_boot_verify_against_real_keystone_nova_placement() {
     let o = Run { env: bad, ..openrc }.passthru(&["openstack", "verify", "vm1"]);
     assert_eq!(code(&o), 3);
     assert!(stderr(&o).contains("401"), "{}", stderr(&o));
+
+    // From a controller (its tree has no devices, its nova.conf is the API node's):
+    // the compute host is reached over SSH by nova's name, facts read there by
+    // passthru (a wrapper on h1's PATH reading the compute tree) and the domain with
+    // virsh there.
+    if sshd_or_skip() {
+        let fleet = SshFleet::start_n(1).unwrap();
+        fleet
+            .host(0)
+            .install_script(
+                "passthru",
+                &format!(
+                    "exec '{}' --root '{}' \"$@\"",
+                    env!("CARGO_BIN_EXE_passthru"),
+                    root.display()
+                ),
+            )
+            .unwrap();
+        let mut ctl_spec = HostSpec::new().numa_node(0, "0-1").file(
+            "etc/nova/nova.conf",
+            &std::fs::read_to_string(root.join("etc/nova/nova.conf")).unwrap(),
+        );
+        ctl_spec.hostname = Some("controller".into());
+        let controller = tmp.path().join("controller");
+        FakeHost::new(ctl_spec).write(&controller).unwrap();
+        let ctl = Run {
+            root: &controller,
+            work: &work,
+            env: cloud.env.clone(),
+        };
+        let config = fleet.ssh_config().display().to_string();
+        let o = ctl.passthru(&[
+            "--json",
+            "openstack",
+            "verify",
+            "vm1",
+            "--ssh-config",
+            &config,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["reached"], format!("ssh {HOST}"));
+        assert_eq!(j["report"]["verdict"], "pass", "{j}");
+        let o = ctl.passthru(&[
+            "--json",
+            "openstack",
+            "boot",
+            "--flavor",
+            "pci.gpu",
+            "--image",
+            IMAGE,
+            "--no-network",
+            "--name",
+            "vm5",
+            "--delete",
+            "--ssh-config",
+            &config,
+        ]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        let j = json(&o);
+        let h = &j["explanation"]["hosts"][0];
+        assert_eq!(h["facts"], format!("over SSH as {HOST}"), "{j}");
+        assert_eq!(h["reasons"][0]["id"], "pci.exhausted", "{j}");
+    }
 
     // The variant whose domain lacks the device: verification fails (exit 2).
     let xml = std::fs::read_to_string(&node_xml).unwrap();

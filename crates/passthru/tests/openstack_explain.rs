@@ -61,7 +61,7 @@ fn compute<'a>(host: &'a Host, holders: &[(&str, &str)]) -> ComputeHost<'a> {
 fn too_few_devices_is_nova_checks_own_verdict() {
     let host = gpu_host();
     let api = conf("");
-    let ex = explain("gpu:3", &[], &api, &[compute(&host, &[])]);
+    let ex = explain("gpu:3", &[], Some(&api), &[compute(&host, &[])]);
     let h = &ex.hosts[0];
     assert_eq!(h.can_take, Some(false));
     assert_eq!(h.reasons[0].id, "pci.short");
@@ -82,7 +82,7 @@ fn too_few_devices_is_nova_checks_own_verdict() {
 #[test]
 fn no_device_for_the_alias() {
     let host = gpu_host();
-    let ex = explain("nic:1", &[], &conf(""), &[compute(&host, &[])]);
+    let ex = explain("nic:1", &[], Some(&conf("")), &[compute(&host, &[])]);
     assert_eq!(
         ex.hosts[0].reasons[0].id, "pci.no_device",
         "{:?}",
@@ -94,12 +94,17 @@ fn no_device_for_the_alias() {
 fn servers_already_there_exhaust_the_pools() {
     let host = gpu_host();
     let api = conf("");
-    let one = explain("gpu:1", &[], &api, &[compute(&host, &[("vm1", "gpu:1")])]);
+    let one = explain(
+        "gpu:1",
+        &[],
+        Some(&api),
+        &[compute(&host, &[("vm1", "gpu:1")])],
+    );
     assert_eq!(one.hosts[0].can_take, Some(true), "{:?}", one.hosts[0]);
     let two = explain(
         "gpu:1",
         &[],
-        &api,
+        Some(&api),
         &[compute(&host, &[("vm1", "gpu:1"), ("vm2", "gpu:1")])],
     );
     let r = &two.hosts[0].reasons[0];
@@ -112,7 +117,12 @@ fn servers_already_there_exhaust_the_pools() {
         r.message
     );
     // A holder of another alias takes nothing from the GPU pools.
-    let other = explain("gpu:2", &[], &api, &[compute(&host, &[("nicvm", "nic:1")])]);
+    let other = explain(
+        "gpu:2",
+        &[],
+        Some(&api),
+        &[compute(&host, &[("nicvm", "nic:1")])],
+    );
     assert_eq!(other.hosts[0].can_take, Some(true), "{:?}", other.hosts[0]);
 }
 
@@ -131,7 +141,7 @@ fn service_state_missing_facts_and_filters() {
         "[pci]\nalias = {\"name\": \"gpu\", \"vendor_id\": \"10de\", \"product_id\": \"1eb8\"}\n",
     )])
     .unwrap();
-    let ex = explain("gpu:1", &[], &api, &[down, unknown]);
+    let ex = explain("gpu:1", &[], Some(&api), &[down, unknown]);
     let ids: Vec<&str> = ex.hosts[0].reasons.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["compute.down", "compute.disabled"]);
     assert!(ex.hosts[0].reasons[1].message.contains("maintenance"));
@@ -143,7 +153,7 @@ fn service_state_missing_facts_and_filters() {
 #[test]
 fn alias_missing_on_the_api_node_and_numa_policy() {
     let host = gpu_host();
-    let ex = explain("vgpu:1", &[], &conf(""), &[compute(&host, &[])]);
+    let ex = explain("vgpu:1", &[], Some(&conf("")), &[compute(&host, &[])]);
     assert_eq!(ex.everywhere[0].id, "alias.api_node");
     assert!(ex.everywhere[0]
         .message
@@ -151,7 +161,7 @@ fn alias_missing_on_the_api_node_and_numa_policy() {
 
     let api = conf(", \"numa_policy\": \"required\"");
     let extra = [("hw:numa_nodes".to_string(), "1".to_string())];
-    let ex = explain("gpu:1", &extra, &api, &[compute(&host, &[])]);
+    let ex = explain("gpu:1", &extra, Some(&api), &[compute(&host, &[])]);
     let r = &ex.hosts[0].reasons[0];
     assert_eq!(r.id, "pci.numa");
     assert!(
@@ -162,6 +172,19 @@ fn alias_missing_on_the_api_node_and_numa_policy() {
         r.message
     );
     // Without a guest NUMA topology there is nothing to say.
-    let ex = explain("gpu:1", &[], &api, &[compute(&host, &[])]);
+    let ex = explain("gpu:1", &[], Some(&api), &[compute(&host, &[])]);
     assert_eq!(ex.hosts[0].can_take, Some(true));
+}
+
+#[test]
+fn without_the_api_nodes_conf_each_host_speaks_for_itself() {
+    let host = gpu_host();
+    let ex = explain("gpu:3", &[], None, &[compute(&host, &[])]);
+    assert_eq!(ex.everywhere[0].id, "conf.api_node_unknown");
+    assert!(
+        !ex.everywhere.iter().any(|r| r.id == "filter.missing"),
+        "{:?}",
+        ex.everywhere
+    );
+    assert_eq!(ex.hosts[0].reasons[0].id, "pci.short");
 }

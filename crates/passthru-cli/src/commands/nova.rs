@@ -122,6 +122,7 @@ pub fn host_conf(host: &passthru::Host, files: &[PathBuf]) -> Result<NovaConf> {
                 &["pci_passthrough_whitelist", "passthrough_whitelist"],
             );
             conf.alias = facts_values(&n.path, &n.aliases, &["pci_alias"]);
+            conf.libvirt_connection_uri = n.libvirt_connection_uri.clone();
         }
     }
     Ok(conf)

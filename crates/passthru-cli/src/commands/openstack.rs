@@ -19,6 +19,7 @@ use passthru::openstack::compute::{
 use passthru::openstack::config::{self, CloudSummary, Overrides};
 use passthru::openstack::explain::{self, ComputeHost, Explanation, Holder};
 use passthru::openstack::Session;
+use passthru::remote::{far, ssh, SshOptions, Target};
 use passthru::Host;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -158,6 +159,13 @@ pub struct BootArgs {
     /// name by the host name it records; `HOST=FILE` names the host (repeatable).
     #[arg(long, value_name = "[HOST=]FILE")]
     pub facts: Vec<String>,
+    /// Read the facts of compute hosts that are neither this host nor in a --facts
+    /// snapshot over SSH, reaching each by nova's host name through ssh_config.
+    #[arg(long)]
+    pub ssh: bool,
+    /// ssh_config file for reaching compute hosts (ssh -F; default ~/.ssh/config).
+    #[arg(long = "ssh-config", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
     /// The cloud.
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -179,6 +187,9 @@ pub struct VerifyArgs {
     /// Print only findings that are not PASS.
     #[arg(short, long)]
     pub quiet: bool,
+    /// ssh_config file for reaching the compute host (ssh -F; default ~/.ssh/config).
+    #[arg(long = "ssh-config", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
     /// The cloud.
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -446,15 +457,32 @@ fn same_host(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b) || short(a).eq_ignore_ascii_case(short(b))
 }
 
+fn ssh_options(config: &Option<PathBuf>) -> SshOptions {
+    SshOptions {
+        config_file: config.clone(),
+        ..SshOptions::default()
+    }
+}
+
+/// A compute host's facts read there over SSH (passthru snapshot, once).
+fn fetch_over_ssh(opts: &SshOptions, name: &str) -> Result<(Target, Host)> {
+    let target = Target::parse(name)?;
+    let exe = std::env::current_exe().ok();
+    let host = far::fetch_host(opts, &target, None, exe.as_deref())
+        .with_context(|| format!("reading compute host {name}'s facts over SSH"))?;
+    Ok((target, host))
+}
+
 /// Facts of one compute host: read here when its name is this host's, else from a
-/// `--facts` snapshot naming it.
+/// `--facts` snapshot naming it, else (with `--ssh`) over SSH by its name.
 struct FactsSource {
     local: Option<(Host, NovaConf, String)>,
     snapshots: Vec<(String, Host, String)>,
+    ssh: Option<SshOptions>,
 }
 
 impl FactsSource {
-    fn new(ctx: &Ctx, facts: &[String]) -> Result<Self> {
+    fn new(ctx: &Ctx, facts: &[String], ssh: Option<SshOptions>) -> Result<Self> {
         let local = if ctx.global.snapshot.is_none() && ctx.global.lspci.is_none() {
             let host = ctx.host()?.clone();
             match host.hostname.clone() {
@@ -485,26 +513,46 @@ impl FactsSource {
             })?;
             snapshots.push((name, host, format!("snapshot {}", path.display())));
         }
-        Ok(FactsSource { local, snapshots })
+        Ok(FactsSource {
+            local,
+            snapshots,
+            ssh,
+        })
     }
 
-    fn find(&self, nova_host: &str) -> Result<Option<(&Host, NovaConf, String)>> {
+    /// The host's facts, its nova.conf and where they came from; `Err` text says why
+    /// there are none.
+    fn find(
+        &self,
+        nova_host: &str,
+    ) -> Result<std::result::Result<(Host, NovaConf, String), String>> {
         if let Some((_, h, src)) = self
             .snapshots
             .iter()
             .find(|(n, ..)| same_host(n, nova_host))
         {
-            return Ok(Some((h, host_conf(h, &[])?, src.clone())));
+            return Ok(Ok((h.clone(), host_conf(h, &[])?, src.clone())));
         }
         if let Some((h, conf, src)) = &self.local {
             if h.hostname
                 .as_deref()
                 .is_some_and(|n| same_host(n, nova_host))
             {
-                return Ok(Some((h, conf.clone(), src.clone())));
+                return Ok(Ok((h.clone(), conf.clone(), src.clone())));
             }
         }
-        Ok(None)
+        match &self.ssh {
+            Some(opts) => Ok(match fetch_over_ssh(opts, nova_host) {
+                Ok((_, h)) => {
+                    let conf = host_conf(&h, &[])?;
+                    Ok((h, conf, format!("over SSH as {nova_host}")))
+                }
+                Err(e) => Err(format!("{e:#}")),
+            }),
+            None => Ok(Err(format!(
+                "not this host, no --facts snapshot names {nova_host}, and --ssh was not given"
+            ))),
+        }
     }
 }
 
@@ -532,7 +580,8 @@ fn run_boot(ctx: &Ctx, a: BootArgs) -> Result<ExitCode> {
     };
     // Read what the explanation needs before creating anything: a bad file fails now.
     let api = api_conf(ctx, &a.nova_conf)?;
-    let facts = FactsSource::new(ctx, &a.facts)?;
+    let ssh = (a.ssh || a.ssh_config.is_some()).then(|| ssh_options(&a.ssh_config));
+    let facts = FactsSource::new(ctx, &a.facts, ssh)?;
     let session = a.cloud.connect(SERVER_FLAVOR_EMBEDDED)?;
     let flavor = session.find_flavor(&a.flavor)?;
     let name = a.name.clone().unwrap_or_else(|| {
@@ -661,37 +710,15 @@ fn explain_boot(
             name: svc.host.clone(),
             state: Some(svc.state.clone()),
             status: Some((svc.status.clone(), svc.disabled_reason.clone())),
-            facts: found.as_ref().map(|(h, c, _)| (*h, c.clone())),
-            facts_source: found.as_ref().map_or_else(
-                || format!("not this host, and no --facts snapshot names {}", svc.host),
-                |(_, _, src)| src.clone(),
-            ),
+            facts: found.as_ref().ok().map(|(h, c, _)| (h, c.clone())),
+            facts_source: match found {
+                Ok((_, _, src)) => src.clone(),
+                Err(why) => why.clone(),
+            },
             holders,
         });
     }
-    // Without the API node's nova.conf, the first compute host's aliases and filters
-    // stand in for it (said so in the explanation).
-    let fallback;
-    let (api_conf, mut note) = match api {
-        Some((c, _)) => (c, None),
-        None => {
-            fallback = hosts
-                .iter()
-                .find_map(|h| h.facts.as_ref().map(|(_, c)| c.clone()))
-                .unwrap_or_default();
-            (&fallback, Some("the API node's nova.conf was not given (--nova-conf): a compute host's aliases and filters stand in for it".to_string()))
-        }
-    };
-    let mut ex = explain::explain(&value, &extra, api_conf, &hosts);
-    if let Some(n) = note.take() {
-        ex.everywhere.insert(
-            0,
-            explain::Reason {
-                id: "conf.api_node_unknown".into(),
-                message: n,
-            },
-        );
-    }
+    let ex = explain::explain(&value, &extra, api.map(|(c, _)| c), &hosts);
     Ok(ex)
 }
 
@@ -769,7 +796,7 @@ pub struct VerifyServerReport {
     pub host: String,
     /// libvirt domain name.
     pub instance_name: String,
-    /// How the host was reached (`local`).
+    /// How the host was reached (`local`, or `ssh HOST`).
     pub reached: String,
     /// libvirt URI used there (`null`: virsh's default).
     pub libvirt_uri: Option<String>,
@@ -796,20 +823,45 @@ fn run_verify(ctx: &Ctx, a: VerifyArgs) -> Result<ExitCode> {
         .instance_name
         .clone()
         .ok_or_else(|| admin_only("its libvirt domain name (OS-EXT-SRV-ATTR:instance_name)"))?;
-    let host = ctx.host().context("reading this host's facts")?;
-    let here = host.hostname.clone().unwrap_or_default();
-    if !same_host(&here, &host_name) {
-        bail!(
-            "server {} runs on compute host {host_name}, and this host (as {} reads it) is {}: run passthru openstack verify there, or with --root pointing at that host's root",
-            server.name,
-            ctx.root().display(),
-            if here.is_empty() { "unnamed".to_string() } else { here }
-        );
-    }
-    let files: Vec<PathBuf> = default_conf(ctx).into_iter().collect();
-    let conf = host_conf(host, &files)?;
-    let uri = a.connect.clone().or(conf.libvirt_connection_uri.clone());
-    let dom = guests::dumpxml(uri.as_deref(), &instance)?;
+    // The compute host: this one (as --root reads it), else over SSH by nova's name.
+    let here = if ctx.global.snapshot.is_none() && ctx.global.lspci.is_none() {
+        ctx.host()
+            .context("reading this host's facts")?
+            .hostname
+            .clone()
+    } else {
+        None
+    };
+    let local = here.as_deref().is_some_and(|h| same_host(h, &host_name));
+    let (host, conf, dom, uri, reached) = if local {
+        let host = ctx.host()?.clone();
+        let files: Vec<PathBuf> = default_conf(ctx).into_iter().collect();
+        let conf = host_conf(&host, &files)?;
+        let uri = a.connect.clone().or(conf.libvirt_connection_uri.clone());
+        let dom = guests::dumpxml(uri.as_deref(), &instance)?;
+        (host, conf, dom, uri, "local".to_string())
+    } else {
+        let opts = ssh_options(&a.ssh_config);
+        let (target, host) = fetch_over_ssh(&opts, &host_name)?;
+        let conf = host_conf(&host, &[])?;
+        let uri = a.connect.clone().or(conf.libvirt_connection_uri.clone());
+        let mut words = vec!["virsh".to_string()];
+        if let Some(u) = &uri {
+            words.push("--connect".into());
+            words.push(u.clone());
+        }
+        words.extend(["dumpxml".to_string(), instance.clone()]);
+        let out = opts.run(&target, &ssh::quote_words(&words))?;
+        if out.status != Some(0) {
+            bail!(
+                "on compute host {host_name}: {} failed: {}",
+                words.join(" "),
+                far::last_error(&out.stderr)
+            );
+        }
+        let dom = guests::read_domain_from(&out.stdout[..], &format!("{host_name}:{instance}"))?;
+        (host, conf, dom, uri, format!("ssh {host_name}"))
+    };
     let mut opts = VerifyOptions::default();
     let expect = server.pci_alias().map(str::to_string);
     if let Some(v) = &expect {
@@ -817,12 +869,12 @@ fn run_verify(ctx: &Ctx, a: VerifyArgs) -> Result<ExitCode> {
         let values: Vec<String> = conf.alias.iter().map(|v| v.value.clone()).collect();
         opts.aliases = super::verify::nova_aliases(&values, conf.pci_in_placement)?;
     }
-    let report = verify_domains(host, std::slice::from_ref(&dom), &opts);
+    let report = verify_domains(&host, std::slice::from_ref(&dom), &opts);
     let code = report.verdict.exit_code();
     let out = VerifyServerReport {
         host: host_name,
         instance_name: instance,
-        reached: "local".into(),
+        reached,
         libvirt_uri: uri,
         expect,
         report,

@@ -116,6 +116,7 @@ mod tests {
                 spec(4, "{not json"),
             ],
             aliases: vec![],
+            libvirt_connection_uri: None,
         });
         h.normalize();
         let s = NovaSpecs::of(&h);

@@ -430,6 +430,8 @@ pub struct NovaConf {
     pub device_specs: Vec<ConfValue>,
     /// `[pci] alias` / `[DEFAULT] pci_alias` values, raw.
     pub aliases: Vec<ConfValue>,
+    /// `[libvirt] connection_uri` (the last one), where nova-compute's guests are.
+    pub libvirt_connection_uri: Option<String>,
 }
 
 /// `etc/libvirt/qemu.conf`, the parts doctor reads.

@@ -97,14 +97,18 @@ fn numa_specs(extra_specs: &[(String, String)]) -> Vec<String> {
 }
 
 /// Explains a "No valid host" for a flavor value on the given hosts. `api_conf` is
-/// the API / scheduler node's nova.conf (aliases and filters); `extra_specs` are the
-/// flavor's other extra specs (for NUMA).
+/// the API / scheduler node's nova.conf (aliases and filters); when it is unknown,
+/// each host's own aliases stand in and the filters are not judged. `extra_specs` are
+/// the flavor's other extra specs (for NUMA).
 pub fn explain(
     value: &str,
     extra_specs: &[(String, String)],
-    api_conf: &NovaConf,
+    api_conf: Option<&NovaConf>,
     hosts: &[ComputeHost],
 ) -> Explanation {
+    let Some(api_conf) = api_conf else {
+        return explain_without_api_node(value, extra_specs, hosts);
+    };
     let alias_texts: Vec<String> = api_conf.alias.iter().map(|v| v.value.clone()).collect();
     let aliases = parse_aliases(&alias_texts, api_conf.pci_in_placement);
     let verdict = flavor::judge(value, aliases.as_ref().map_err(|e| &e.error));
@@ -138,6 +142,51 @@ pub fn explain(
         everywhere,
         hosts,
     }
+}
+
+/// Each host judged with its own nova.conf's aliases (the API node's is unknown).
+fn explain_without_api_node(
+    value: &str,
+    extra_specs: &[(String, String)],
+    hosts: &[ComputeHost],
+) -> Explanation {
+    let mut out: Option<Explanation> = None;
+    let mut verdicts = Vec::new();
+    for h in hosts {
+        let own = h.facts.as_ref().map(|(_, c)| {
+            let mut c = c.clone();
+            // Filters are the scheduler's: unknown here, so not judged.
+            c.enabled_filters = vec![PCI_FILTER.to_string()];
+            c
+        });
+        let ex = explain(
+            value,
+            extra_specs,
+            Some(&own.unwrap_or_default()),
+            std::slice::from_ref(h),
+        );
+        verdicts.extend(ex.hosts.clone());
+        if out.is_none() && h.facts.is_some() {
+            out = Some(ex);
+        }
+    }
+    let mut ex = out.unwrap_or_else(|| {
+        let none = NovaConf {
+            enabled_filters: vec![PCI_FILTER.to_string()],
+            ..NovaConf::default()
+        };
+        explain(value, extra_specs, Some(&none), &[])
+    });
+    ex.hosts = verdicts;
+    ex.everywhere.retain(|r| r.id != "alias.api_node");
+    ex.everywhere.insert(
+        0,
+        reason(
+            "conf.api_node_unknown",
+            "the API / scheduler node's nova.conf was not given (--nova-conf): each compute host's own aliases stand in for it, and the scheduler's filters are not judged".into(),
+        ),
+    );
+    ex
 }
 
 fn host_verdict(

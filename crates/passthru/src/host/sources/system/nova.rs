@@ -73,6 +73,9 @@ pub fn parse_nova_conf(text: &str, path: &str) -> NovaConf {
             ("pci", "device_spec" | "passthrough_whitelist")
             | ("DEFAULT", "pci_passthrough_whitelist") => conf.device_specs.push(v),
             ("pci", "alias") | ("DEFAULT", "pci_alias") => conf.aliases.push(v),
+            ("libvirt", "connection_uri") => {
+                conf.libvirt_connection_uri = Some(v.value).filter(|u| !u.trim().is_empty())
+            }
             _ => {}
         }
     }
