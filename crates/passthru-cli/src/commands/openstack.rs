@@ -685,18 +685,35 @@ fn explain_boot(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let services = session.compute_services()?;
+    // Listing compute services and other projects' servers needs an admin role:
+    // without it the explanation says so instead of failing the command.
+    let services = match session.compute_services() {
+        Ok(s) => s,
+        Err(e) => {
+            let mut ex = explain::explain(&value, &extra, api.map(|(c, _)| c), &[]);
+            ex.everywhere.push(explain::Reason {
+                id: "compute.hosts_unknown".into(),
+                message: format!("the compute hosts cannot be listed, so no host is judged: {e} (os-services needs an admin role)"),
+            });
+            return Ok(ex);
+        }
+    };
+    let mut unlisted = Vec::new();
     let mut confs = Vec::new();
     for svc in &services {
         confs.push(facts.find(&svc.host)?);
     }
     let mut hosts = Vec::new();
     for (svc, found) in services.iter().zip(&confs) {
-        let holders = session
-            .servers(&format!(
-                "all_tenants=1&host={}",
-                passthru::openstack::client::encode(&svc.host)
-            ))?
+        let listed = session.servers(&format!(
+            "all_tenants=1&host={}",
+            passthru::openstack::client::encode(&svc.host)
+        ));
+        let listed = listed.unwrap_or_else(|e| {
+            unlisted.push(format!("{}: {e}", svc.host));
+            Vec::new()
+        });
+        let holders = listed
             .into_iter()
             .filter(|s| s.id != server.id && s.status != "ERROR" && s.status != "DELETED")
             .filter_map(|s| {
@@ -718,7 +735,16 @@ fn explain_boot(
             holders,
         });
     }
-    let ex = explain::explain(&value, &extra, api.map(|(c, _)| c), &hosts);
+    let mut ex = explain::explain(&value, &extra, api.map(|(c, _)| c), &hosts);
+    if !unlisted.is_empty() {
+        ex.everywhere.push(explain::Reason {
+            id: "servers.unknown".into(),
+            message: format!(
+                "the servers already on some hosts cannot be listed, so pools they hold are not counted: {}",
+                unlisted.join("; ")
+            ),
+        });
+    }
     Ok(ex)
 }
 
