@@ -287,7 +287,7 @@ impl Change<'_> {
         let root = self.root.clone();
         let mut before = |p: &Plan| {
             if !json {
-                let _ = emit(&p.render_text());
+                let _ = emit(&plan_text(&root, p));
             }
         };
         let progress: Option<ProgressFn> = (!json).then(|| {
@@ -297,7 +297,7 @@ impl Change<'_> {
         });
         match self.perform(plan, replan, summary, &mut before, progress)? {
             Outcome::Planned { plan, convergence } => {
-                print_planned(json, name, &plan, convergence.as_ref())?;
+                print_planned(json, name, &root, &plan, convergence.as_ref())?;
                 let ok = convergence.as_ref().map(|c| c.converged).unwrap_or(true);
                 Ok(if !ok {
                     ExitCode::from(EXIT_ERROR)
@@ -355,6 +355,7 @@ impl Change<'_> {
 fn print_planned(
     json: bool,
     name: &str,
+    root: &std::path::Path,
     plan: &Plan,
     conv: Option<&Convergence>,
 ) -> Result<()> {
@@ -371,7 +372,7 @@ fn print_planned(
             summary: &[],
         });
     }
-    let mut s = plan.render_text();
+    let mut s = plan_text(root, plan);
     if plan.is_empty() && plan.deferred.is_empty() {
         if let Some(c) = conv {
             if !c.converged {
@@ -389,6 +390,15 @@ fn print_planned(
         s.push_str("Nothing was changed: run again with --yes to apply this plan.\n");
     }
     emit(&s)
+}
+
+/// The plan as text, with the unified diff of every file it edits (read from the root
+/// as it is now).
+pub fn plan_text(root: &std::path::Path, plan: &Plan) -> String {
+    match Root::open(root) {
+        Ok(r) => plan.render_text_with(&|p| r.read(p).ok()),
+        Err(_) => plan.render_text(),
+    }
 }
 
 /// The report of an execution, for people.

@@ -183,12 +183,7 @@ impl Args {
     }
 
     /// An option limited to some words.
-    pub fn choice(
-        &self,
-        name: &str,
-        choices: &[&str],
-        default: &str,
-    ) -> Result<String, ArgError> {
+    pub fn choice(&self, name: &str, choices: &[&str], default: &str) -> Result<String, ArgError> {
         let v = self.str(name)?.unwrap_or_else(|| default.to_string());
         if choices.contains(&v.as_str()) {
             Ok(v)

@@ -7,8 +7,7 @@
 use super::args::Args;
 use super::{context, Failed, Output, COMMON};
 use crate::change::{
-    change_facts, change_root, render_report, set_journal_command, Change, ChangeArgs, Outcome,
-    Summary,
+    change_root, render_report, set_journal_command, Change, ChangeArgs, Outcome, Summary,
 };
 use crate::commands;
 use crate::context::Ctx;
@@ -18,6 +17,7 @@ use passthru::change::hostfile::{self, Desired};
 use passthru::change::journal::StepStatus;
 use passthru::change::plan::Plan;
 use passthru::change::ChangeError;
+use passthru::host::root::Root;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -66,11 +66,7 @@ fn refusal(e: ChangeError) -> Failed {
                         "{} (fix: {}{})",
                         r.message,
                         r.fix,
-                        if r.forceable {
-                            "; or force: true"
-                        } else {
-                            ""
-                        }
+                        if r.forceable { "; or force: true" } else { "" }
                     ))
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -87,10 +83,13 @@ fn refusal(e: ChangeError) -> Failed {
 
 /// Ansible's `diff`: one entry per file, and one for runtime values.
 fn diff_of(ctx: &Ctx, root: &Path, plan: &Plan) -> Result<Value, Failed> {
-    let facts = change_facts(root)?;
     let host = ctx.host()?;
+    let r = Root::open(root).map_err(|e| Failed {
+        msg: format!("cannot open the root {}: {e}", root.display()),
+        extra: Map::new(),
+    })?;
     Ok(Value::Array(
-        plan_diff(plan, host, &facts)
+        plan_diff(plan, host, &|p| r.read(p).ok())
             .into_iter()
             .map(|d| {
                 json!({
@@ -292,8 +291,7 @@ pub fn vfs(a: &Args) -> Result<Output, Failed> {
     let autoprobe = a.bool("autoprobe")?;
     let ctx = context(a)?;
     let root = change_root(&ctx, "passthru_vfs")?;
-    let (address, plan) = match commands::vfs::plan(&ctx, &root, &pf, count, autoprobe, &change)?
-    {
+    let (address, plan) = match commands::vfs::plan(&ctx, &root, &pf, count, autoprobe, &change)? {
         Ok(p) => p,
         Err(e) => return Err(refusal(e)),
     };
@@ -330,11 +328,10 @@ pub fn bind(a: &Args) -> Result<Output, Failed> {
     let group = a.bool("group")?.unwrap_or(false);
     let ctx = context(a)?;
     let root = change_root(&ctx, "passthru_bind")?;
-    let (moved, plan) =
-        match commands::bind::plan(&ctx, &root, &devices, target, group, &change)? {
-            Ok(p) => p,
-            Err(e) => return Err(refusal(e)),
-        };
+    let (moved, plan) = match commands::bind::plan(&ctx, &root, &devices, target, group, &change)? {
+        Ok(p) => p,
+        Err(e) => return Err(refusal(e)),
+    };
     let mut out = converge(
         a,
         "passthru_bind",

@@ -22,8 +22,8 @@ pub fn run(a: &Args) -> Result<Output, Failed> {
             None
         }
     });
-    let mut facts = serde_json::to_value(Essentials::of(host, nova.as_ref()))
-        .map_err(anyhow::Error::from)?;
+    let mut facts =
+        serde_json::to_value(Essentials::of(host, nova.as_ref())).map_err(anyhow::Error::from)?;
     if full {
         facts["snapshot"] = serde_json::to_value(host).map_err(anyhow::Error::from)?;
     }

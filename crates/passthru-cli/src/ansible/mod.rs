@@ -239,7 +239,10 @@ mod tests {
     #[test]
     fn the_binary_is_a_module_under_a_module_name() {
         assert_eq!(
-            detect(&argv(&["/root/.ansible/tmp/x/AnsiballZ_passthru_vfs", "/tmp/x/args"])),
+            detect(&argv(&[
+                "/root/.ansible/tmp/x/AnsiballZ_passthru_vfs",
+                "/tmp/x/args"
+            ])),
             Some(Invocation {
                 module: "passthru_vfs".into(),
                 args: Some("/tmp/x/args".into())

@@ -124,7 +124,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let bytes = std::fs::read(&file)
         .with_context(|| format!("cannot read the host file {}", file.display()))?;
     let desired = hostfile::parse(&bytes, &file)?;
-    let mut planned = match plan(ctx, &root, desired, args.boot, args.binary.clone(), &args.change)? {
+    let mut planned = match plan(
+        ctx,
+        &root,
+        desired,
+        args.boot,
+        args.binary.clone(),
+        &args.change,
+    )? {
         Ok(p) => p,
         Err(e) => return refused(ctx, "apply", e),
     };
@@ -135,5 +142,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         args: &args.change,
         undoes: None,
     }
-    .run(ctx, first, &mut |h, f| planned.replan(h, f), &|_| Vec::new())
+    .run(ctx, first, &mut |h, f| planned.replan(h, f), &|_| {
+        Vec::new()
+    })
 }

@@ -6,8 +6,8 @@ use crate::change::{
 use crate::context::Ctx;
 use anyhow::{bail, Result};
 use passthru::change::persist::after_reboot_vfs;
-use passthru::change::vfs::{plan_vfs, VfsRequest};
 use passthru::change::plan::Plan;
+use passthru::change::vfs::{plan_vfs, VfsRequest};
 use passthru::change::ChangeError;
 use passthru::host::resolve;
 use passthru::pci::PciAddress;

@@ -1,12 +1,13 @@
 //! What a plan would change, as before/after text: every file it writes or deletes,
 //! and every runtime value (VF counts, drivers, `driver_override`) it sets.
 //!
-//! A pure function of a [`Plan`] and the facts it was made from. Ansible's `--diff`
-//! shows it (the modules), and it is the same plan the executor runs, so what the
-//! diff shows is what a change does.
+//! A pure function of a [`Plan`], the host facts it was made from, and a
+//! [`FileReader`] giving files' bytes now (the same reader the plan printer diffs
+//! against). Ansible's `--diff` shows it (the modules); it is the same plan the
+//! executor runs, so what the diff shows is what the change does. Where
+//! [`Plan::render_text_with`] shows each step's edit, this is the net effect per file.
 
-use crate::change::plan::{Action, Contents, Expect, Plan};
-use crate::host::change_facts::ChangeFacts;
+use crate::change::plan::{Action, Contents, Expect, FileReader, Plan};
 use crate::host::model::Host;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -26,15 +27,13 @@ pub struct FileDiff {
 }
 
 /// Every file the plan writes or deletes and, as one [`RUNTIME`] entry, every runtime
-/// value it sets, in plan order. Files a plan restores from a journal (undo) are
-/// shown as such, since their bytes live in the journal, not in the plan.
-pub fn plan_diff(plan: &Plan, host: &Host, facts: &ChangeFacts) -> Vec<FileDiff> {
+/// value it sets, in plan order. `current` gives a file's bytes now (relative to the
+/// root); a file restored from a journal (undo) diffs against its backup's bytes.
+pub fn plan_diff(plan: &Plan, host: &Host, current: &FileReader<'_>) -> Vec<FileDiff> {
     let mut out: Vec<FileDiff> = Vec::new();
-    let now = |path: &str| -> String {
-        facts
-            .file(path)
-            .or_else(|| facts.files.values().find(|f| f.real_path == path))
-            .map(|f| f.text.clone())
+    let text = |path: &str| -> String {
+        current(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     };
     for step in &plan.steps {
@@ -43,7 +42,7 @@ pub fn plan_diff(plan: &Plan, host: &Host, facts: &ChangeFacts) -> Vec<FileDiff>
                 path,
                 match contents {
                     Contents::Text(t) => t.clone(),
-                    Contents::Backup(b) => format!("(restored from the journal: {b})\n"),
+                    Contents::Backup(b) => text(b),
                 },
             ),
             Action::DeleteFile { path } => (path, String::new()),
@@ -55,7 +54,7 @@ pub fn plan_diff(plan: &Plan, host: &Host, facts: &ChangeFacts) -> Vec<FileDiff>
         } else {
             out.push(FileDiff {
                 path: path.clone(),
-                before: now(path),
+                before: text(path),
                 after,
             });
         }
@@ -131,8 +130,7 @@ fn runtime(plan: &Plan, host: &Host) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::plan::{DriverState, FileDigest};
-    use crate::host::change_facts::FileFact;
+    use crate::change::plan::DriverState;
     use crate::host::model::{PciDevice, Sriov};
     use crate::pci::PciAddress;
 
@@ -154,15 +152,9 @@ mod tests {
     #[test]
     fn files_and_runtime_values_show_before_and_after() {
         let pf = PciAddress::parse("0000:06:00.0").unwrap();
-        let mut facts = ChangeFacts::default();
-        facts.files.insert(
-            "etc/default/grub".into(),
-            FileFact {
-                real_path: "etc/default/grub".into(),
-                text: "GRUB_CMDLINE_LINUX=\"\"\n".into(),
-                digest: FileDigest::of(b"GRUB_CMDLINE_LINUX=\"\"\n"),
-            },
-        );
+        let files = |p: &str| -> Option<Vec<u8>> {
+            (p == "etc/default/grub").then(|| b"GRUB_CMDLINE_LINUX=\"\"\n".to_vec())
+        };
         let mut p = Plan::new("t");
         p.step(
             Action::WriteFile {
@@ -186,7 +178,7 @@ mod tests {
             driver: DriverState::Bound("igb".into()),
         });
         p.deferred.push("bind the new VFs to vfio-pci".into());
-        let d = plan_diff(&p, &host(), &facts);
+        let d = plan_diff(&p, &host(), &files);
         assert_eq!(d.len(), 3, "{d:?}");
         assert_eq!(d[0].path, "etc/default/grub");
         assert_eq!(d[0].before, "GRUB_CMDLINE_LINUX=\"\"\n");
@@ -195,8 +187,7 @@ mod tests {
         assert_eq!(d[2].path, RUNTIME);
         assert_eq!(d[2].before, "0000:06:00.0 sriov_numvfs = 2\n");
         assert_eq!(
-            d[2].after,
-            "0000:06:00.0 sriov_numvfs = 4\nthen: bind the new VFs to vfio-pci\n",
+            d[2].after, "0000:06:00.0 sriov_numvfs = 4\nthen: bind the new VFs to vfio-pci\n",
             "the driver already holds: not a change"
         );
     }
@@ -206,6 +197,6 @@ mod tests {
         let pf = PciAddress::parse("0000:06:00.0").unwrap();
         let mut p = Plan::new("t");
         p.expect.push(Expect::NumVfs { pf, count: 2 });
-        assert!(plan_diff(&p, &host(), &ChangeFacts::default()).is_empty());
+        assert!(plan_diff(&p, &host(), &|_| None).is_empty());
     }
 }

@@ -234,6 +234,10 @@ mod tests {
         assert_eq!(p.vf_drivers, [Some("vfio-pci".to_string())]);
         assert_eq!(e.devices[1].physfn.as_deref(), Some("0000:06:00.0"));
         let n = e.nova.unwrap();
-        assert_eq!(n.device_spec, ["{\"vendor_id\": \"8086\"}"], "the deprecated name is read as nova reads it");
+        assert_eq!(
+            n.device_spec,
+            ["{\"vendor_id\": \"8086\"}"],
+            "the deprecated name is read as nova reads it"
+        );
     }
 }
