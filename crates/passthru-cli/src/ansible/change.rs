@@ -257,7 +257,8 @@ fn desired(a: &Args) -> Result<Desired, Failed> {
 
 /// `passthru_apply`.
 pub fn apply(a: &Args) -> Result<Output, Failed> {
-    a.only(&supported(&["src", "content", "boot", "binary"]))?;
+    // remote_src is the action plugin's; without the plugin `src` is read on the host anyway.
+    a.only(&supported(&["src", "remote_src", "content", "boot", "binary"]))?;
     let change = change_args(a)?;
     let boot = a.bool("boot")?.unwrap_or(false);
     let binary = a.str("binary")?;
