@@ -43,7 +43,7 @@ else
 fi
 chmod 0755 "$tmp"
 mv -f "$tmp" "$first"
-for m in passthru_doctor passthru_apply passthru_vfs passthru_bind; do
+for m in passthru_doctor passthru_apply passthru_vfs passthru_bind passthru_nova; do
   ln -f "$first" "$modules/$m"
 done
-echo "ansible-collection.sh: $(du -h "$first" | cut -f1) passthru binary placed as 5 modules in $modules"
+echo "ansible-collection.sh: $(du -h "$first" | cut -f1) passthru binary placed as 6 modules in $modules"

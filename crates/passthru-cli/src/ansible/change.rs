@@ -258,7 +258,13 @@ fn desired(a: &Args) -> Result<Desired, Failed> {
 /// `passthru_apply`.
 pub fn apply(a: &Args) -> Result<Output, Failed> {
     // remote_src is the action plugin's; without the plugin `src` is read on the host anyway.
-    a.only(&supported(&["src", "remote_src", "content", "boot", "binary"]))?;
+    a.only(&supported(&[
+        "src",
+        "remote_src",
+        "content",
+        "boot",
+        "binary",
+    ]))?;
     let change = change_args(a)?;
     let boot = a.bool("boot")?.unwrap_or(false);
     let binary = a.str("binary")?;
@@ -346,5 +352,75 @@ pub fn bind(a: &Args) -> Result<Output, Failed> {
         "devices".into(),
         json!(moved.iter().map(|d| d.to_string()).collect::<Vec<_>>()),
     );
+    Ok(out)
+}
+
+/// `passthru_nova`: render nova's `[pci]` settings for devices and merge them into the
+/// host's `etc/nova/nova.conf` with the merge `render nova --write` uses.
+pub fn nova(a: &Args) -> Result<Output, Failed> {
+    a.only(&supported(&[
+        "devices",
+        "alias",
+        "physnet",
+        "device_type",
+        "numa_policy",
+    ]))?;
+    let change = change_args(a)?;
+    let devices = a.list("devices")?;
+    if devices.is_empty() {
+        return Err(Failed {
+            msg: "missing required arguments: devices".into(),
+            extra: Map::new(),
+        });
+    }
+    let alias = a.required("alias", a.str("alias")?)?;
+    let ctx = context(a)?;
+    let root = change_root(&ctx, "passthru_nova")?;
+    let host = ctx.host()?;
+    let facts = crate::change::change_facts(&root)?;
+    let current = facts
+        .file(passthru::host::sources::system::nova::NOVA_CONF)
+        .map(|f| f.text.clone());
+    let enabled_filters = match &current {
+        Some(t) => Some(
+            passthru::nova::conf::NovaConf::parse(&[("/etc/nova/nova.conf", t)])
+                .map_err(|e| Failed {
+                    msg: format!("{e} (fix the file first: nova cannot read it either)"),
+                    extra: Map::new(),
+                })?
+                .enabled_filters,
+        ),
+        None => None,
+    };
+    let req = passthru::nova::render::RenderRequest {
+        devices: passthru::host::resolve::resolve_all(host, &devices)?
+            .iter()
+            .map(|d| d.address)
+            .collect(),
+        alias: alias.clone(),
+        physnet: a.str("physnet")?,
+        device_type: a.str("device_type")?,
+        numa_policy: a.str("numa_policy")?,
+        count: 1,
+        flavor: "FLAVOR".into(),
+        enabled_filters,
+    };
+    let rendered = passthru::nova::render::render(host, &req).map_err(anyhow::Error::from)?;
+    let mreq = passthru::change::nova_conf::merge_request(&alias, &rendered);
+    let (plan, merged) = passthru::change::nova_conf::plan_nova_conf(host, &facts, &mreq)
+        .map_err(anyhow::Error::from)?;
+    let mut out = converge(
+        a,
+        "passthru_nova",
+        &ctx,
+        &change,
+        Ok(plan),
+        &mut |_, _| Ok(Default::default()),
+        &|_| Vec::new(),
+    )?;
+    out.insert("rendered".into(), json!(rendered));
+    out.insert("moved".into(), json!(merged.moved));
+    out.insert("replaced".into(), json!(merged.replaced));
+    out.insert("added_filter".into(), json!(merged.added_filter));
     Ok(out)
 }

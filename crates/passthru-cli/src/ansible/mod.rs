@@ -22,12 +22,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Every module, by name.
-pub const MODULES: [&str; 5] = [
+pub const MODULES: [&str; 6] = [
     "passthru_facts",
     "passthru_doctor",
     "passthru_apply",
     "passthru_vfs",
     "passthru_bind",
+    "passthru_nova",
 ];
 
 /// A module run: its name and the argument file.
@@ -184,6 +185,7 @@ fn run_module(inv: &Invocation) -> Result<Output, Failed> {
         "passthru_apply" => change::apply(&a),
         "passthru_vfs" => change::vfs(&a),
         "passthru_bind" => change::bind(&a),
+        "passthru_nova" => change::nova(&a),
         other => Err(Failed {
             msg: format!("unknown module {other}"),
             extra: Map::new(),

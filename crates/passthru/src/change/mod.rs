@@ -17,6 +17,7 @@ pub mod executor;
 pub mod hostfile;
 pub mod journal;
 pub mod kernel_args;
+pub mod nova_conf;
 pub mod persist;
 pub mod plan;
 pub mod safety;
