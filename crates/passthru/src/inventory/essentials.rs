@@ -216,7 +216,7 @@ mod tests {
         let mut vf = PciDevice::new(vf_a, 0x8086, 0x1520, 0x020000);
         vf.physfn = Some(pf_a);
         vf.driver = Some("vfio-pci".into());
-        let mut host = Host {
+        let host = Host {
             devices: vec![pf, vf],
             kernel_cmdline: Some("intel_iommu=on".into()),
             ..Host::default()
