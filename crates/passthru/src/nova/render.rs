@@ -294,6 +294,9 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
     })
 }
 
+/// Builds a spec value from its fields (adding the request's tags).
+type Tagger<'a> = dyn Fn(Vec<(&str, String)>) -> String + 'a;
+
 /// The portable specs: per vendor:product pair, the ids alone when they select
 /// exactly the chosen devices with those ids; else, for VFs, the PF's interface name
 /// with the ids when that selects exactly the chosen VFs of that PF.
@@ -301,7 +304,7 @@ fn portable_specs(
     host: &Host,
     req: &RenderRequest,
     devs: &[&PciDevice],
-    tag: &dyn Fn(Vec<(&str, String)>) -> String,
+    tag: &Tagger<'_>,
     specs: &mut Vec<String>,
     covered: &mut Vec<String>,
 ) -> Result<(), RenderError> {
