@@ -6,12 +6,12 @@ use crate::change::{change_facts, change_root, refused, Change, ChangeArgs};
 use crate::context::Ctx;
 use crate::output::{emit, print_json};
 use anyhow::{bail, Result};
-use passthru::change::nova_conf::plan_nova_conf;
+use passthru::change::nova_conf::{merge_request, plan_nova_conf_at};
 use passthru::change::{ChangeError, Refusal};
 use passthru::host::resolve::resolve_all;
 use passthru::host::root::Root;
 use passthru::nova::conf::NovaConf;
-use passthru::nova::merge::{MergeError, MergeRequest};
+use passthru::nova::merge::MergeError;
 use passthru::nova::render::{conf_snippet, render, RenderError, RenderRequest};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -168,14 +168,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<ExitCode> {
     let r_root = Root::open(&root)
         .map_err(|e| anyhow::anyhow!("cannot open the root {}: {e}", root.display()))?;
     passthru::host::sources::change_facts::read_file(&r_root, &rel, &mut facts);
-    let merge_req = MergeRequest {
-        alias_name: a.alias.clone(),
-        alias: r.alias.clone(),
-        device_spec: r.device_spec.clone(),
-        devices: r.selects.clone(),
-        add_filter: true,
-    };
-    let plan = match plan_nova_conf(host, &facts, &rel, &shown, &merge_req) {
+    let merge_req = merge_request(&a.alias, &r);
+    let plan = match plan_nova_conf_at(host, &facts, &rel, &shown, &merge_req) {
         Ok((plan, _)) => plan,
         Err(e) => {
             let fix = match &e {

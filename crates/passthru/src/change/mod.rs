@@ -11,6 +11,7 @@
 
 pub mod apply;
 pub mod bind;
+pub mod diff;
 pub mod errno;
 pub mod executor;
 pub mod hostfile;
