@@ -54,7 +54,7 @@ fn one_row_per_host_bad_hosts_are_their_own_rows() {
         HostOptions::default(),
         HostOptions::default(),
         HostOptions::default(),
-        HostOptions::delayed(8),
+        HostOptions::delayed(40),
     ])
     .unwrap();
     install(&fleet);
@@ -63,7 +63,7 @@ fn one_row_per_host_bad_hosts_are_their_own_rows() {
     let hosts = [
         "--host", "h1", "--host", "h2", "--host", "h3", "--host", "h4",
     ];
-    let common = ["--remote-root", r, "--host-timeout", "4"];
+    let common = ["--remote-root", r, "--host-timeout", "12"];
 
     // doctor: one section per host, the summary line, the worst exit (3: unreachable).
     let o = run(&fleet, &[&hosts[..], &common[..], &["doctor"]].concat());
@@ -80,7 +80,7 @@ fn one_row_per_host_bad_hosts_are_their_own_rows() {
         "{t}"
     );
     assert!(
-        t.contains("== h4 (unreachable) ==\n  h4: no answer within 4 s"),
+        t.contains("== h4 (unreachable) ==\n  h4: no answer within 12 s"),
         "{t}"
     );
     assert!(
