@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    output::init_color(cli.global.color, cli.global.json);
     let result = if fleet::active(&cli.global, &cli.command) {
         fleet::run(&cli.global, cli.command)
     } else {
