@@ -1,9 +1,11 @@
 //! `passthru`: the thin command line over the `passthru` library.
 
+mod ansible;
 mod change;
 mod cli;
 mod commands;
 mod context;
+mod fleet;
 mod output;
 
 use clap::Parser;
@@ -13,6 +15,14 @@ use std::process::ExitCode;
 const EXIT_ERROR: u8 = 3;
 
 fn main() -> ExitCode {
+    // Started by Ansible as a module (under a module's name, or with its argument
+    // file): print one JSON object, nothing else.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(inv) = ansible::detect(&argv) {
+        return ansible::main(inv);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -21,8 +31,14 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let ctx = context::Ctx::new(cli.global.clone());
-    match commands::run(&ctx, cli.command) {
+    output::init_color(cli.global.color, cli.global.json);
+    let result = if fleet::active(&cli.global, &cli.command) {
+        fleet::run(&cli.global, cli.command)
+    } else {
+        let ctx = context::Ctx::new(cli.global.clone());
+        commands::run(&ctx, cli.command)
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             if is_broken_pipe(&e) {

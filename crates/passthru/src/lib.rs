@@ -14,12 +14,14 @@
 //!   verifies guests against facts; [`render`] writes other tools' configuration.
 //! - [`openstack`] talks to a cloud's compute API (keystone auth, flavors, servers) and
 //!   explains a failed PCI boot with [`nova`]'s rules.
+//! - [`fleet`] reasons over many hosts' facts at once (the odd hosts out).
 //! - [`remote`] reaches other hosts over SSH: a remote host is one more source.
 #![deny(missing_docs)]
 
 pub mod change;
 pub mod checks;
 pub mod error;
+pub mod fleet;
 pub mod host;
 pub mod inventory;
 pub mod libvirt;

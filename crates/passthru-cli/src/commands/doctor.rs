@@ -27,22 +27,41 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `doctor --json` (and the `passthru_doctor` module's result).
 #[derive(Serialize)]
-struct DoctorJson<'a> {
+pub struct DoctorJson<'a> {
     selection: checks::Selection,
     devices: Vec<String>,
     findings: &'a [Finding],
     summary: Option<&'a str>,
-    counts: Counts,
+    /// Findings per severity.
+    pub counts: Counts,
+}
+
+impl<'a> DoctorJson<'a> {
+    /// The JSON shape of a report.
+    pub fn of(report: &'a Report) -> Self {
+        DoctorJson {
+            selection: report.selection,
+            devices: report.devices.iter().map(|a| a.to_string()).collect(),
+            findings: &report.findings,
+            summary: report.summary.as_deref(),
+            counts: counts(&report.findings),
+        }
+    }
 }
 
 /// Number of findings per severity.
 #[derive(Serialize, Default, Debug, PartialEq, Eq)]
 pub struct Counts {
-    pass: usize,
-    info: usize,
-    warn: usize,
-    fail: usize,
+    /// PASS findings.
+    pub pass: usize,
+    /// INFO findings.
+    pub info: usize,
+    /// WARN findings.
+    pub warn: usize,
+    /// FAIL findings.
+    pub fail: usize,
 }
 
 fn counts(fs: &[Finding]) -> Counts {
@@ -65,13 +84,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let cctx = Context::doctor(host, named);
     let report = checks::run(&cctx);
     if ctx.json() {
-        print_json(&DoctorJson {
-            selection: report.selection,
-            devices: report.devices.iter().map(|a| a.to_string()).collect(),
-            findings: &report.findings,
-            summary: report.summary.as_deref(),
-            counts: counts(&report.findings),
-        })?;
+        print_json(&DoctorJson::of(&report))?;
     } else {
         emit(&render(host, &report, args.quiet))?;
     }
@@ -92,7 +105,7 @@ pub fn write_finding(s: &mut String, f: &Finding, width: usize, indent: &str) {
     let _ = writeln!(
         s,
         "{indent}{l:<width$} : {} ({})",
-        f.severity.word(),
+        crate::output::paint(f.severity, f.severity.word()),
         f.message
     );
     if f.severity == Severity::Pass {
@@ -240,15 +253,18 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
             write_finding(&mut s, f, width, "  ");
         }
     }
-    let c = counts(&r.findings);
+    let _ = writeln!(s, "Summary: {}", summary_line(&counts(&r.findings)));
+    s
+}
+
+/// `3 passed, 0 info, 1 warning, 0 failures`.
+pub fn summary_line(c: &Counts) -> String {
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    let _ = writeln!(
-        s,
-        "Summary: {} passed, {} info, {}, {}",
+    format!(
+        "{} passed, {} info, {}, {}",
         c.pass,
         c.info,
         plural(c.warn, "warning"),
         plural(c.fail, "failure")
-    );
-    s
+    )
 }

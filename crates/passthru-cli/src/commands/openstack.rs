@@ -1,7 +1,7 @@
 //! `passthru openstack flavor | boot | verify`: the compute API, with nova's rules
 //! (`nova check`) and `verify` on the hosts it names.
 
-use super::nova::{default_conf, host_conf};
+use super::nova::host_conf;
 use crate::context::Ctx;
 use crate::output::{emit, print_json};
 use anyhow::{bail, Context as _, Result};
@@ -269,24 +269,23 @@ impl NovaReading {
     }
 }
 
-/// The API node's nova.conf: `--nova-conf`, else the root's, else a snapshot's values.
+/// The API node's nova.conf: `--nova-conf`, else the one among this host's facts (the
+/// root's etc/nova/nova.conf, or a snapshot's).
 fn api_conf(ctx: &Ctx, files: &[PathBuf]) -> Result<Option<(NovaConf, Vec<String>)>> {
-    let mut files = files.to_vec();
-    if files.is_empty() {
-        files.extend(default_conf(ctx));
-    }
     if !files.is_empty() {
-        let conf = super::nova::conf_from(&files)?;
+        let conf = super::nova::conf_from(files)?;
         let names = files.iter().map(|p| p.display().to_string()).collect();
         return Ok(Some((conf, names)));
     }
-    if ctx.global.snapshot.is_some() {
-        let host = ctx.host()?;
-        if let Some(n) = &host.system.nova {
-            return Ok(Some((host_conf(host, &[])?, vec![n.path.clone()])));
-        }
-    }
-    Ok(None)
+    let host = ctx.host()?;
+    let Some(f) = &host.system.nova else {
+        return Ok(None);
+    };
+    let name = match &ctx.global.snapshot {
+        Some(snap) => format!("{} (in {})", f.path, snap.display()),
+        None => ctx.root().join(&f.path).display().to_string(),
+    };
+    Ok(Some((host_conf(host, &[])?, vec![name])))
 }
 
 fn judge_with(conf: &NovaConf, value: &str) -> FlavorVerdict {
@@ -487,8 +486,7 @@ impl FactsSource {
             let host = ctx.host()?.clone();
             match host.hostname.clone() {
                 Some(name) => {
-                    let files: Vec<PathBuf> = default_conf(ctx).into_iter().collect();
-                    let conf = host_conf(&host, &files)?;
+                    let conf = host_conf(&host, &[])?;
                     let src = format!("this host ({name}, root {})", ctx.root().display());
                     Some((host, conf, src))
                 }
@@ -861,8 +859,7 @@ fn run_verify(ctx: &Ctx, a: VerifyArgs) -> Result<ExitCode> {
     let local = here.as_deref().is_some_and(|h| same_host(h, &host_name));
     let (host, conf, dom, uri, reached) = if local {
         let host = ctx.host()?.clone();
-        let files: Vec<PathBuf> = default_conf(ctx).into_iter().collect();
-        let conf = host_conf(&host, &files)?;
+        let conf = host_conf(&host, &[])?;
         let uri = a.connect.clone().or(conf.libvirt_connection_uri.clone());
         let dom = guests::dumpxml(uri.as_deref(), &instance)?;
         (host, conf, dom, uri, "local".to_string())

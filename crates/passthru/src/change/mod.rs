@@ -1,6 +1,6 @@
 //! Changing a host safely: plans, the executor, the journal and undo.
 //!
-//! Data flows one way: planners ([`vfs`], [`bind`], [`kernel_args`], [`apply`],
+//! Data flows one way: planners ([`vfs`], [`bind`], [`kernel_args`], [`apply`], [`nova_conf`],
 //! [`journal::plan_undo`]) are pure functions of host facts ([`Host`](crate::Host) and
 //! [`ChangeFacts`](crate::host::change_facts::ChangeFacts)) and a desired state; they
 //! return a [`plan::Plan`] or refuse with [`Refusal`]s. [`safety`] holds the refusals
@@ -11,11 +11,13 @@
 
 pub mod apply;
 pub mod bind;
+pub mod diff;
 pub mod errno;
 pub mod executor;
 pub mod hostfile;
 pub mod journal;
 pub mod kernel_args;
+pub mod nova_conf;
 pub mod persist;
 pub mod plan;
 pub mod safety;
