@@ -19,7 +19,7 @@ pub enum NovaCommand {
 }
 
 /// Arguments of `passthru nova check`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 pub struct CheckArgs {
     /// nova.conf to read (repeatable, in nova's --config-file order). Default:
     /// etc/nova/nova.conf under --root (or /).
@@ -108,26 +108,15 @@ fn facts_values(
         .collect()
 }
 
-fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
-    let host = ctx.host()?;
-    let mut files = a.config.clone();
-    if files.is_empty() {
-        match default_conf(ctx) {
-            Some(p) => files.push(p),
-            None if a.device_spec.is_empty()
-                && a.alias.is_empty()
-                && host.system.nova.is_none() =>
-            {
-                let where_ = ctx.root().join("etc/nova/nova.conf");
-                anyhow::bail!(
-                    "no nova configuration: {} does not exist; pass --config FILE, or --device-spec JSON / --alias JSON",
-                    where_.display()
-                );
-            }
-            None => {}
-        }
+/// nova.conf as nova reads it: `files` parsed in order, else the device_spec and
+/// alias values a snapshot carries, plus the values and switches given on the command
+/// line. `None` when there is no configuration at all. `nova check` and `report` both
+/// read it here.
+pub fn nova_conf(files: &[PathBuf], host: &passthru::Host, a: &CheckArgs) -> Result<Option<NovaConf>> {
+    if files.is_empty() && a.device_spec.is_empty() && a.alias.is_empty() && host.system.nova.is_none() {
+        return Ok(None);
     }
-    let parsed = read_conf_files(&files)?;
+    let parsed = read_conf_files(files)?;
     let mut conf = NovaConf::from_files(&parsed);
     if files.is_empty() {
         // A snapshot carries nova.conf's device_spec and alias values (not the other
@@ -151,6 +140,22 @@ fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
     }
     conf.report_in_placement |= a.report_in_placement;
     conf.pci_in_placement |= a.pci_in_placement;
+    Ok(Some(conf))
+}
+
+fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
+    let host = ctx.host()?;
+    let mut files = a.config.clone();
+    if files.is_empty() {
+        files.extend(default_conf(ctx));
+    }
+    let Some(conf) = nova_conf(&files, host, &a)? else {
+        let where_ = ctx.root().join("etc/nova/nova.conf");
+        anyhow::bail!(
+            "no nova configuration: {} does not exist; pass --config FILE, or --device-spec JSON / --alias JSON",
+            where_.display()
+        );
+    };
     let report = check(&CheckInput {
         host,
         conf: &conf,

@@ -3,6 +3,7 @@
 
 pub mod opennebula;
 pub mod qemu_acl;
+pub mod report;
 pub mod topo;
 
 use crate::pci::PciAddress;

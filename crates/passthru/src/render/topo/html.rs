@@ -18,8 +18,17 @@ use std::fmt::Write as _;
 /// styles and scripts only, images only as data: URLs).
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'";
 
-/// CSS of the topology fragment (also used by the report).
-pub const STYLE: &str = r#"
+/// CSS of the topology fragment (also used by the report): [`BASE_STYLE`] and the
+/// state colours of [`State::fill`].
+pub fn style() -> String {
+    let mut s = String::from(BASE_STYLE);
+    for st in State::ALL {
+        let _ = write!(s, "[data-state={}]{{background:{}}}", st.class(), st.fill());
+    }
+    s
+}
+
+const BASE_STYLE: &str = r#"
 .topo{font:13px/1.35 ui-monospace,monospace}
 .topo .legend{display:flex;flex-wrap:wrap;gap:14px;margin:6px 0 10px}
 .topo .sw{display:inline-block;width:12px;height:12px;border:1px solid #444;vertical-align:middle;margin-right:4px}
@@ -28,14 +37,12 @@ pub const STYLE: &str = r#"
 .topo .bus{border:1px solid #999;border-radius:4px;padding:2px 6px 6px;margin:4px 0;background:#fff}
 .topo .bus>h4{margin:2px 0;font-size:13px}
 .topo .grp{border:1px dashed #7b1fa2;border-radius:3px;padding:1px 3px;margin:2px 0 2px calc(var(--d,0)*18px);position:relative}
-.topo .grp>.gl{position:absolute;right:4px;top:1px;color:#7b1fa2;font-size:11px}
+.topo .grp::before{content:"group " attr(data-group);position:absolute;right:4px;top:1px;color:#7b1fa2;font-size:11px}
 .topo .dev,.topo .vfs>summary{margin-left:calc(var(--d,0)*18px);padding:1px 4px;border:1px solid #444;border-radius:3px;margin-top:1px;margin-bottom:1px;cursor:pointer;max-width:calc(100% - 90px - var(--d,0)*18px)}
 .topo .vfs>summary{background:#fff;border-style:dotted}
 .topo .dev.sel{outline:2px solid #000}
-.topo .st-vfio{background:#c8f0c8}.topo .st-host-driver{background:#d6e4ff}.topo .st-no-driver{background:#eee}.topo .st-guest{background:#ffd9a8}
 .topo .badge{display:inline-block;color:#fff;font-weight:bold;font-size:10px;border-radius:7px;padding:0 6px;margin-left:6px}
 .topo .sev-pass{background:#2e7d32}.topo .sev-info{background:#546e7a}.topo .sev-warn{background:#b26a00}.topo .sev-fail{background:#c62828}
-.topo .fx{display:none}
 .topo .muted{color:#555}
 .panel{position:sticky;top:8px;border:1px solid #999;border-radius:6px;padding:8px;background:#fffdf5;font:13px/1.4 system-ui,sans-serif;max-height:95vh;overflow:auto}
 .panel pre{white-space:pre-wrap;background:#f4f4f4;padding:4px}
@@ -57,14 +64,14 @@ document.addEventListener('click',function(e){
  var p=document.getElementById('panel'); if(!p)return;
  document.querySelectorAll('.topo .dev.sel').forEach(function(x){x.classList.remove('sel')});
  d.classList.add('sel');
- var fx=d.querySelector('.fx');
+ var fx=d.querySelector('.badge');
  p.innerHTML='';
  var h=document.createElement('h3');h.textContent=d.getAttribute('data-addr');p.appendChild(h);
- var g=d.closest('.grp'),nu=d.closest('section.numa'),row=d.cloneNode(true),f0=row.querySelector('.fx');if(f0)f0.remove();
+ var g=d.closest('.grp'),nu=d.closest('section.numa'),row=d.cloneNode(true),f0=row.querySelector('.badge');if(f0)f0.remove();
  var i=document.createElement('pre');
  i.textContent=row.textContent.trim()+'\nstate: '+(LEG[d.getAttribute('data-state')]||'')+'\nIOMMU group: '+(g?g.getAttribute('data-group'):'none')+'\nNUMA node: '+(nu?nu.getAttribute('data-numa'):'unknown');
  p.appendChild(i);
- if(fx){var c=fx.cloneNode(true);c.className='fxp';p.appendChild(c);}
+ if(fx){var c=document.createElement('pre');c.className='fxp';c.textContent='doctor: '+fx.textContent+'\n'+fx.getAttribute('title');p.appendChild(c);}
  else{var n=document.createElement('p');n.textContent='doctor did not check this device (it is not meant for passthrough).';p.appendChild(n);}
 });
 "#;
@@ -75,7 +82,7 @@ fn legend(s: &mut String) {
     for st in State::ALL {
         let _ = write!(
             s,
-            r#"<span data-state="{c}"><span class="sw st-{c}"></span>{l}</span>"#,
+            r#"<span><span class="sw" data-state="{c}"></span>{l}</span>"#,
             c = st.class(),
             l = esc(st.legend())
         );
@@ -122,13 +129,23 @@ pub fn fragment(t: &Topology) -> String {
     s
 }
 
+/// `style="--d:N"` (indentation), left out at depth 0: thousands of VF rows add up.
+fn depth_style(d: usize) -> String {
+    if d == 0 {
+        String::new()
+    } else {
+        format!(r#" style="--d:{d}""#)
+    }
+}
+
 fn runs(s: &mut String, rs: &[DepthRow]) {
     for (group, run) in group_runs(rs) {
         let min = run.iter().map(|r| r.depth).min().unwrap_or(0);
         if let Some(g) = group {
             let _ = write!(
                 s,
-                r#"<div class="grp" data-group="{g}" style="--d:{min}"><span class="gl">group {g}</span>"#
+                r#"<div class="grp" data-group="{g}"{}>"#,
+                depth_style(min)
             );
         }
         let base = if group.is_some() { min } else { 0 };
@@ -147,8 +164,9 @@ fn runs(s: &mut String, rs: &[DepthRow]) {
 fn device(s: &mut String, n: &Node, depth: usize) {
     let _ = write!(
         s,
-        r#"<div class="dev st-{st}" data-addr="{a}" data-state="{st}" style="--d:{depth}" tabindex="0"><b>{a}</b> {label} [{ids}]"#,
+        r#"<div class="dev" data-addr="{a}" data-state="{st}"{ds} tabindex="0"><b>{a}</b> {label} [{ids}]"#,
         st = n.state.class(),
+        ds = depth_style(depth),
         a = n.address,
         label = esc(&n.label),
         ids = n.ids,
@@ -174,25 +192,10 @@ fn device(s: &mut String, n: &Node, depth: usize) {
         let w = b.severity.word();
         let _ = write!(
             s,
-            r#"<span class="badge sev-{l}" data-severity="{l}" title="{t}">{w}</span><div class="fx">"#,
+            r#"<span class="badge sev-{l}" data-severity="{l}" title="{t}">{w}</span>"#,
             l = w.to_lowercase(),
             t = esc(&b.hover())
         );
-        for f in &b.findings {
-            let _ = write!(
-                s,
-                r#"<p><span class="badge sev-{l}">{w}</span> <b>{c}</b>: {m} <span class="muted">({id})</span></p>"#,
-                l = f.severity.word().to_lowercase(),
-                w = f.severity.word(),
-                c = esc(&f.check),
-                m = esc(&f.message),
-                id = f.id
-            );
-            if let Some(fix) = &f.fix {
-                let _ = write!(s, "<pre>{}</pre>", esc(fix));
-            }
-        }
-        s.push_str("</div>");
     }
     s.push_str("</div>\n");
 }
@@ -201,8 +204,9 @@ fn vfs(s: &mut String, pf: &Node, depth: usize) {
     let Some(v) = &pf.vf_summary else { return };
     let _ = write!(
         s,
-        r#"<details class="vfs" data-pf="{a}"><summary style="--d:{depth}">{line}"#,
+        r#"<details class="vfs" data-pf="{a}"><summary{ds}>{line}"#,
         a = pf.address,
+        ds = depth_style(depth),
         line = esc(&v.line())
     );
     if let Some(w) = v.worst {
@@ -249,7 +253,7 @@ body{margin:12px;font:14px/1.4 system-ui,sans-serif}
 
 /// The topology as a standalone HTML page with the side panel.
 pub fn page(t: &Topology) -> String {
-    let mut s = head(&t.title(), &format!("{PAGE_CSS}{STYLE}"));
+    let mut s = head(&t.title(), &format!("{PAGE_CSS}{}", style()));
     let _ = write!(
         s,
         "<body><h1>{}</h1>\n<div class=\"layout\"><main>{}</main><aside id=\"panel\" class=\"panel\"><p>Click a device for what it is and doctor's findings.</p></aside></div>\n<script>{}</script>\n</body></html>\n",
