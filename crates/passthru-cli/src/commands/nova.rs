@@ -112,8 +112,16 @@ fn facts_values(
 /// alias values a snapshot carries, plus the values and switches given on the command
 /// line. `None` when there is no configuration at all. `nova check` and `report` both
 /// read it here.
-pub fn nova_conf(files: &[PathBuf], host: &passthru::Host, a: &CheckArgs) -> Result<Option<NovaConf>> {
-    if files.is_empty() && a.device_spec.is_empty() && a.alias.is_empty() && host.system.nova.is_none() {
+pub fn nova_conf(
+    files: &[PathBuf],
+    host: &passthru::Host,
+    a: &CheckArgs,
+) -> Result<Option<NovaConf>> {
+    if files.is_empty()
+        && a.device_spec.is_empty()
+        && a.alias.is_empty()
+        && host.system.nova.is_none()
+    {
         return Ok(None);
     }
     let parsed = read_conf_files(files)?;

@@ -104,7 +104,12 @@ fn describe_source(ctx: &Ctx) -> String {
 
 /// Runs doctor, nova check and verify over one host, each through its own library
 /// entry point (the same calls `doctor`, `nova check` and `verify` make).
-fn gather(target: String, host: Host, conf_files: &[PathBuf], root: Option<&Path>) -> Result<Gathered> {
+fn gather(
+    target: String,
+    host: Host,
+    conf_files: &[PathBuf],
+    root: Option<&Path>,
+) -> Result<Gathered> {
     let doctor = checks::run(&Context::doctor(&host, Vec::new()));
     let nova = super::nova::nova_conf(conf_files, &host, &Default::default())?.map(|conf| {
         check(&CheckInput {
@@ -128,7 +133,10 @@ fn gather(target: String, host: Host, conf_files: &[PathBuf], root: Option<&Path
 /// carries which devices each domain holds (doctor uses that), not the XML verify reads.
 fn verify_guests(host: &Host, root: Option<&Path>) -> (Option<VerifyReport>, Option<String>) {
     let Some(domains) = &host.system.libvirt_domains else {
-        return (None, Some("no libvirt domain configuration was found on this host".into()));
+        return (
+            None,
+            Some("no libvirt domain configuration was found on this host".into()),
+        );
     };
     let Some(root) = root else {
         return (
@@ -156,6 +164,8 @@ fn verify_guests(host: &Host, root: Option<&Path>) -> (Option<VerifyReport>, Opt
         return (None, Some(why));
     }
     let note = (!unread.is_empty()).then(|| format!("not verified: {}", unread.join("; ")));
-    (Some(verify_domains(host, &doms, &VerifyOptions::default())), note)
+    (
+        Some(verify_domains(host, &doms, &VerifyOptions::default())),
+        note,
+    )
 }
-

@@ -64,23 +64,21 @@ pub fn render(hosts: &[HostSection], odd: &[OddOneOut]) -> String {
         host_section(&mut s, i, h, hosts.len() > 1);
     }
     s.push_str("</main><aside id=\"panel\" class=\"panel\"><p>Click a device in a topology for what it is and doctor's findings.</p></aside></div>\n");
-    let _ = write!(s, "<script>{}{TABLE_JS}</script>\n</body></html>\n", topo_html::script());
+    let _ = write!(
+        s,
+        "<script>{}{TABLE_JS}</script>\n</body></html>\n",
+        topo_html::script()
+    );
     s
 }
 
 fn host_name(h: &HostSection) -> String {
-    h.host
-        .hostname
-        .clone()
-        .unwrap_or_else(|| h.target.clone())
+    h.host.hostname.clone().unwrap_or_else(|| h.target.clone())
 }
 
 fn sev_badge(sev: Severity) -> String {
     let w = sev.word();
-    format!(
-        "<span class=\"badge sev-{}\">{w}</span>",
-        w.to_lowercase()
-    )
+    format!("<span class=\"badge sev-{}\">{w}</span>", w.to_lowercase())
 }
 
 fn counts(fs: &[Finding]) -> [usize; 4] {
@@ -116,7 +114,9 @@ fn fleet_table(s: &mut String, hosts: &[HostSection]) {
 fn odd_ones(s: &mut String, odd: &[OddOneOut]) {
     s.push_str("<section class=\"odd\"><h2>Odd ones out (fleet diff)</h2>");
     if odd.is_empty() {
-        s.push_str("<p>No host differs from the others in what the fleet diff compares.</p></section>\n");
+        s.push_str(
+            "<p>No host differs from the others in what the fleet diff compares.</p></section>\n",
+        );
         return;
     }
     s.push_str("<table><thead><tr><th>what</th><th>most hosts</th><th>odd hosts</th></tr></thead><tbody>\n");
@@ -178,10 +178,31 @@ fn summary(s: &mut String, h: &HostSection) {
         .collect();
     let rows: Vec<(&str, String)> = vec![
         ("host", host_name(h)),
-        ("read from", format!("{:?} {}", host.source.kind, host.source.location).to_lowercase()),
-        ("kernel", host.system.kernel_release.clone().unwrap_or_else(|| "unknown".into())),
-        ("kernel command line", host.kernel_cmdline.clone().unwrap_or_else(|| "unknown".into())),
-        ("CPU", host.system.cpu.model_name.clone().unwrap_or_else(|| "unknown".into())),
+        (
+            "read from",
+            format!("{:?} {}", host.source.kind, host.source.location).to_lowercase(),
+        ),
+        (
+            "kernel",
+            host.system
+                .kernel_release
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "kernel command line",
+            host.kernel_cmdline
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "CPU",
+            host.system
+                .cpu
+                .model_name
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+        ),
         (
             "IOMMU",
             if host.iommu_groups.is_empty() {
@@ -190,10 +211,20 @@ fn summary(s: &mut String, h: &HostSection) {
                 format!("{} groups", host.iommu_groups.len())
             },
         ),
-        ("NUMA nodes", if numa.is_empty() { "unknown".into() } else { numa.join(", ") }),
+        (
+            "NUMA nodes",
+            if numa.is_empty() {
+                "unknown".into()
+            } else {
+                numa.join(", ")
+            },
+        ),
         (
             "PCI functions",
-            format!("{} ({pfs} SR-IOV PFs, {vfs} VFs, {vfio} on vfio-pci)", host.devices.len()),
+            format!(
+                "{} ({pfs} SR-IOV PFs, {vfs} VFs, {vfio} on vfio-pci)",
+                host.devices.len()
+            ),
         ),
         (
             "doctor",
@@ -325,7 +356,11 @@ fn nova(s: &mut String, h: &HostSection) {
         s.push_str("<details class=\"sec nova\"><summary><h3>nova: no nova.conf</h3></summary><p>This host has no nova configuration, so there is no nova check.</p></details>\n");
         return;
     };
-    let exposed: Vec<_> = r.devices.iter().filter(|d| d.spec_index.is_some()).collect();
+    let exposed: Vec<_> = r
+        .devices
+        .iter()
+        .filter(|d| d.spec_index.is_some())
+        .collect();
     let _ = write!(
         s,
         "<details class=\"sec nova\" open><summary><h3>nova check: {}; {} device{} exposed, {} pool{}</h3></summary>",
@@ -336,7 +371,9 @@ fn nova(s: &mut String, h: &HostSection) {
         if r.pools.len() == 1 { "" } else { "s" }
     );
     if !r.errors.is_empty() || !r.problems.is_empty() {
-        s.push_str("<table><thead><tr><th>severity</th><th>problem</th><th>where</th></tr></thead><tbody>");
+        s.push_str(
+            "<table><thead><tr><th>severity</th><th>problem</th><th>where</th></tr></thead><tbody>",
+        );
         for e in &r.errors {
             let _ = write!(
                 s,
@@ -345,7 +382,10 @@ fn nova(s: &mut String, h: &HostSection) {
                 esc(&e.option),
                 esc(&e.message),
                 esc(&e.exception),
-                e.loc.as_ref().map(|l| esc(&l.to_string())).unwrap_or_default()
+                e.loc
+                    .as_ref()
+                    .map(|l| esc(&l.to_string()))
+                    .unwrap_or_default()
             );
         }
         for p in &r.problems {
@@ -360,7 +400,10 @@ fn nova(s: &mut String, h: &HostSection) {
                 sev_badge(sev),
                 esc(&p.message),
                 esc(&p.id),
-                p.loc.as_ref().map(|l| esc(&l.to_string())).unwrap_or_default()
+                p.loc
+                    .as_ref()
+                    .map(|l| esc(&l.to_string()))
+                    .unwrap_or_default()
             );
         }
         s.push_str("</tbody></table>");
@@ -387,7 +430,14 @@ fn nova(s: &mut String, h: &HostSection) {
         let a: Vec<String> = r
             .aliases
             .iter()
-            .map(|a| format!("<b>{}</b> ({} devices, numa_policy {})", esc(&a.name), a.devices, esc(&a.numa_policy)))
+            .map(|a| {
+                format!(
+                    "<b>{}</b> ({} devices, numa_policy {})",
+                    esc(&a.name),
+                    a.devices,
+                    esc(&a.numa_policy)
+                )
+            })
             .collect();
         s.push_str(&a.join("; "));
         s.push_str("</p>");
@@ -457,7 +507,11 @@ fn device_table(s: &mut String, i: usize, h: &HostSection) {
     for d in &host.devices {
         let sriov = match (&d.sriov, d.physfn) {
             (Some(x), _) => format!("PF {}/{}", x.num_vfs, x.total_vfs),
-            (None, Some(pf)) => format!("VF {} of {}", d.vf_index.map_or("?".into(), |n| n.to_string()), pf.short()),
+            (None, Some(pf)) => format!(
+                "VF {} of {}",
+                d.vf_index.map_or("?".into(), |n| n.to_string()),
+                pf.short()
+            ),
             _ => String::new(),
         };
         let _ = writeln!(

@@ -103,7 +103,10 @@ fn walk(
         n.state.fill(),
         n.badge
             .as_ref()
-            .map(|b| format!(", color=\"{}\", penwidth=2", super::severity_colour(b.severity)))
+            .map(|b| format!(
+                ", color=\"{}\", penwidth=2",
+                super::severity_colour(b.severity)
+            ))
             .unwrap_or_default()
     ));
     for c in &n.children {

@@ -96,7 +96,9 @@ fn legend(s: &mut String) {
             sev.word()
         );
     }
-    s.push_str(" doctor's verdict (hover: the finding; click a device: the side panel)</span></div>\n");
+    s.push_str(
+        " doctor's verdict (hover: the finding; click a device: the side panel)</span></div>\n",
+    );
 }
 
 /// The topology as an HTML fragment (`<div class="topo">`), for a page or a report.

@@ -71,7 +71,12 @@ pub enum State {
 
 impl State {
     /// Every state, in legend order.
-    pub const ALL: [State; 4] = [State::Vfio, State::HostDriver, State::NoDriver, State::Guest];
+    pub const ALL: [State; 4] = [
+        State::Vfio,
+        State::HostDriver,
+        State::NoDriver,
+        State::Guest,
+    ];
 
     /// The stable class name (`vfio`, `host-driver`, `no-driver`, `guest`).
     pub fn class(self) -> &'static str {
@@ -478,8 +483,7 @@ pub fn build(host: &Host, findings: &[Finding], opts: &TopoOptions) -> Result<To
 /// The NUMA node a subtree is drawn under: its top function's, else the first known
 /// below it.
 fn subtree_numa(n: &Node) -> Option<u32> {
-    n.numa
-        .or_else(|| n.children.iter().find_map(subtree_numa))
+    n.numa.or_else(|| n.children.iter().find_map(subtree_numa))
 }
 
 /// With `--device`: the devices, everything below them, their upstream chain, and
@@ -543,7 +547,11 @@ impl Builder<'_> {
         let held = self.guests.get(&d.address);
         let running = held.is_some_and(|v| v.iter().any(|(_, r)| *r));
         let badge = self.by_device.get(&d.address).map(|fs| Badge {
-            severity: fs.iter().map(|f| f.severity).max().unwrap_or(Severity::Pass),
+            severity: fs
+                .iter()
+                .map(|f| f.severity)
+                .max()
+                .unwrap_or(Severity::Pass),
             findings: fs
                 .iter()
                 .map(|f| BadgeLine {
@@ -621,7 +629,11 @@ fn summarise(vfs: &[&Node]) -> VfSummary {
         count: vfs.len(),
         drivers,
         groups: ranges,
-        worst: vfs.iter().filter_map(|v| v.badge.as_ref()).map(|b| b.severity).max(),
+        worst: vfs
+            .iter()
+            .filter_map(|v| v.badge.as_ref())
+            .map(|b| b.severity)
+            .max(),
     }
 }
 

@@ -11,8 +11,7 @@
 //! fetched: no fonts (generic `monospace`), no scripts, no links.
 
 use super::{
-    group_runs, node_hover, node_line, rows, severity_colour, DepthRow, Node, Row, State,
-    Topology,
+    group_runs, node_hover, node_line, rows, severity_colour, DepthRow, Node, Row, State, Topology,
 };
 use crate::checks::Severity;
 use crate::libvirt::xml_escape as esc;
@@ -46,7 +45,11 @@ pub fn render(t: &Topology) -> String {
     legend(&mut body, y);
     y += 30;
     if t.numa.is_empty() {
-        let _ = writeln!(body, r#"<text x="12" y="{}">no device to draw</text>"#, y + 14);
+        let _ = writeln!(
+            body,
+            r#"<text x="12" y="{}">no device to draw</text>"#,
+            y + 14
+        );
         y += ROW;
     }
     for numa in &t.numa {

@@ -13,7 +13,11 @@ pub fn render(t: &Topology) -> String {
         s.push_str(&format!("{}\n", numa.title()));
         for (bi, bus) in numa.buses.iter().enumerate() {
             let last_bus = bi + 1 == numa.buses.len();
-            s.push_str(&format!("{}{}\n", if last_bus { "└─ " } else { "├─ " }, bus.name));
+            s.push_str(&format!(
+                "{}{}\n",
+                if last_bus { "└─ " } else { "├─ " },
+                bus.name
+            ));
             let pre = if last_bus { "   " } else { "│  " };
             for (i, n) in bus.nodes.iter().enumerate() {
                 node(&mut s, n, pre, i + 1 == bus.nodes.len());
