@@ -153,9 +153,9 @@ fn host_section(s: &mut String, i: usize, h: &HostSection, fleet: bool) {
         Ok(t) => topo_html::fragment(&t),
         Err(e) => format!("<p>{}</p>", esc(&e.to_string())),
     };
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<details class=\"sec\" open><summary><h3>Topology</h3></summary>{picture}</details>\n"
+        "<details class=\"sec\" open><summary><h3>Topology</h3></summary>{picture}</details>"
     );
     doctor(s, h);
     group_table(s, host);
@@ -447,9 +447,9 @@ fn nova(s: &mut String, h: &HostSection) {
 
 fn guests(s: &mut String, h: &HostSection) {
     let Some(r) = h.guests else {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<details class=\"sec guests\"><summary><h3>Guests: not verified</h3></summary><p>{}</p></details>\n",
+            "<details class=\"sec guests\"><summary><h3>Guests: not verified</h3></summary><p>{}</p></details>",
             esc(h.guests_note.as_deref().unwrap_or("libvirt is not readable on this source"))
         );
         return;

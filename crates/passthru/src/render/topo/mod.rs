@@ -368,6 +368,9 @@ fn tree_parent(host: &Host, d: &PciDevice) -> Option<PciAddress> {
         .filter(|p| *p != d.address && host.device(p).is_some())
 }
 
+/// Top-level functions by root bus (domain, bus number).
+type BusMap = BTreeMap<(u32, u8), Vec<Node>>;
+
 /// Builds the tree from facts and doctor's findings.
 pub fn build(host: &Host, findings: &[Finding], opts: &TopoOptions) -> Result<Topology, TopoError> {
     if let Some(n) = opts.numa {
@@ -422,7 +425,7 @@ pub fn build(host: &Host, findings: &[Finding], opts: &TopoOptions) -> Result<To
         keep: keep.as_ref(),
         opts,
     };
-    let mut numa: BTreeMap<Option<u32>, BTreeMap<(u32, u8), Vec<Node>>> = BTreeMap::new();
+    let mut numa: BTreeMap<Option<u32>, BusMap> = BTreeMap::new();
     for r in roots {
         let Some(node) = b.node(r) else { continue };
         let nid = subtree_numa(&node);
