@@ -81,6 +81,10 @@ fn sev_badge(sev: Severity) -> String {
     format!("<span class=\"badge sev-{}\">{w}</span>", w.to_lowercase())
 }
 
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 fn counts(fs: &[Finding]) -> [usize; 4] {
     let mut c = [0; 4];
     for f in fs {
@@ -229,12 +233,12 @@ fn summary(s: &mut String, h: &HostSection) {
         (
             "doctor",
             format!(
-                "{} · {} passed, {} info, {} warnings, {} failures ({})",
+                "{} · {} passed, {} info, {}, {} ({})",
                 h.doctor.worst().word(),
                 c[0],
                 c[1],
-                c[2],
-                c[3],
+                plural(c[2], "warning"),
+                plural(c[3], "failure"),
                 h.doctor.selection.describe()
             ),
         ),
