@@ -12,6 +12,7 @@ use passthru::host::model::SourceKind;
 use passthru::host::sources;
 use passthru::libvirt::verify::{verify_domains, VerifyOptions, VerifyReport};
 use passthru::nova::check::{check, CheckInput, Report as NovaReport};
+use passthru::nova::conf::NovaConf;
 use passthru::render::report::{render, HostSection};
 use passthru::Host;
 use std::path::{Path, PathBuf};
@@ -62,14 +63,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let mut all = Vec::new();
     if args.snapshots.is_empty() {
         let host = ctx.checks_host()?.clone();
-        let conf_files: Vec<PathBuf> = super::nova::default_conf(ctx).into_iter().collect();
         let root = (host.source.kind == SourceKind::Root).then(|| ctx.root());
         let target = describe_source(ctx);
-        all.push(gather(target, host, &conf_files, root.as_deref())?);
+        all.push(gather(target, host, root.as_deref())?);
     } else {
         for p in &args.snapshots {
             let host = sources::read_snapshot(p)?;
-            all.push(gather(p.display().to_string(), host, &[], None)?);
+            all.push(gather(p.display().to_string(), host, None)?);
         }
     }
     let sections: Vec<HostSection> = all
@@ -104,20 +104,17 @@ fn describe_source(ctx: &Ctx) -> String {
 
 /// Runs doctor, nova check and verify over one host, each through its own library
 /// entry point (the same calls `doctor`, `nova check` and `verify` make).
-fn gather(
-    target: String,
-    host: Host,
-    conf_files: &[PathBuf],
-    root: Option<&Path>,
-) -> Result<Gathered> {
+fn gather(target: String, host: Host, root: Option<&Path>) -> Result<Gathered> {
     let doctor = checks::run(&Context::doctor(&host, Vec::new()));
-    let nova = super::nova::nova_conf(conf_files, &host, &Default::default())?.map(|conf| {
-        check(&CheckInput {
+    // The nova.conf among the host's facts, read by the same rules as `nova check`.
+    let nova = match &host.system.nova {
+        Some(facts) => Some(check(&CheckInput {
             host: &host,
-            conf: &conf,
+            conf: &NovaConf::from_facts(facts)?,
             flavors: &[],
-        })
-    });
+        })),
+        None => None,
+    };
     let (guests, guests_note) = verify_guests(&host, root);
     Ok(Gathered {
         target,
