@@ -442,3 +442,64 @@ fn fleet_page_from_snapshots() {
         .collect();
     assert!(g.contains("not their XML"), "{g}");
 }
+
+#[test]
+fn fleet_page_over_ssh_with_the_odd_ones_out() {
+    use passthru_testsupport::sshd::{sshd_or_skip, SshFleet};
+    if !sshd_or_skip() {
+        return;
+    }
+    // h1 and h2 serve the seed host over real OpenSSH on loopback; a third host, as a
+    // snapshot file, booted without intel_iommu=on: the odd one out.
+    let same = tree(scenarios::i350());
+    let odd = tree(scenarios::i350().cmdline(
+        "BOOT_IMAGE=/vmlinuz-3.10.0-229.el7.x86_64 root=/dev/mapper/rhel-root ro rhgb quiet",
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("odd.json");
+    ok(&passthru(
+        odd.path(),
+        &["snapshot", "-o", snap.to_str().unwrap()],
+    ));
+    let fleet = SshFleet::start_n(2).unwrap();
+    for h in fleet.hosts() {
+        h.install("passthru", Path::new(env!("CARGO_BIN_EXE_passthru")))
+            .unwrap();
+    }
+    let page = dir.path().join("fleet.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .arg("--ssh-config")
+        .arg(fleet.ssh_config())
+        .args(["--host", "h1", "--host", "h2", "--remote-root"])
+        .arg(same.path())
+        .args(["report", "--html"])
+        .arg(&page)
+        .arg(&snap)
+        .env_remove("PASSTHRU_ROOT")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let d = Html::parse_document(&std::fs::read_to_string(&page).unwrap());
+    let hosts: Vec<String> = d
+        .select(&sel("section.fleet tbody tr"))
+        .map(|r| r.value().attr("data-host").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        hosts,
+        vec![snap.display().to_string(), "h1".into(), "h2".into()]
+    );
+    assert_eq!(count(&d, "section.host"), 3);
+    let row = d
+        .select(&sel("section.odd tr[data-fact=\"kernel.iommu_args\"]"))
+        .next()
+        .expect("the fleet diff's kernel arguments row");
+    let t: String = row.text().collect();
+    assert!(
+        t.contains(&snap.display().to_string()) && t.contains("intel_iommu=on"),
+        "{t}"
+    );
+}

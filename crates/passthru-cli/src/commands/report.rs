@@ -6,8 +6,10 @@
 
 use super::topo::write_output;
 use crate::context::Ctx;
+use crate::fleet::report::Outcome;
 use anyhow::Result;
 use passthru::checks::{self, Context, Severity};
+use passthru::fleet::diff;
 use passthru::host::model::SourceKind;
 use passthru::host::sources;
 use passthru::libvirt::verify::{verify_domains, VerifyOptions, VerifyReport};
@@ -26,21 +28,25 @@ with their fixes, the IOMMU groups, `nova check` when the host has a nova.conf, 
 of the libvirt guests whose XML is readable under the root, and a device table you can
 filter and sort. It loads nothing from the network and prints on paper whole.
 
-Several hosts on one page: give their snapshot files (`passthru snapshot -o FILE` on
-each host); the page starts with a host table and verdicts.
+Several hosts on one page: --host (many times) or --hosts FILE reads each over SSH, or
+give snapshot files (`passthru snapshot -o FILE` on each host); the page starts with a
+host table with verdicts and the odd ones out (as `passthru fleet diff`), then a
+section per host.
 
 Examples:
   passthru report --html host.html
   passthru --snapshot rhos-10.json report --html rhos-10.html
   passthru report --html fleet.html node1.json node2.json node3.json
+  passthru --host root@node1 --host root@node2 report --html fleet.html
 
-Exit codes: as doctor's (0 all pass, 1 warnings, 2 failures), for the worst host.")]
+Exit codes: as doctor's (0 all pass, 1 warnings, 2 failures), for the worst host; 3 when
+a host could not be read (the page still lists it).")]
 pub struct Args {
     /// Write the page to this file (`-` for standard output).
     #[arg(long, value_name = "FILE")]
     pub html: PathBuf,
-    /// Snapshot files of more hosts (one section each); without any, the host that
-    /// --root / --snapshot / --lspci name (default: this one).
+    /// Snapshot files of hosts (one section each), with or instead of --host / --hosts;
+    /// without any, the host that --root / --snapshot / --lspci name (default: this one).
     #[arg(value_name = "SNAPSHOT")]
     pub snapshots: Vec<PathBuf>,
 }
@@ -61,16 +67,27 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         anyhow::bail!("report writes an HTML page; for JSON use `doctor --json`, `topo --json`, `nova check --json` and `verify --json`");
     }
     let mut all = Vec::new();
-    if args.snapshots.is_empty() {
+    for p in &args.snapshots {
+        let host = sources::read_snapshot(p)?;
+        all.push(gather(p.display().to_string(), host, None)?);
+    }
+    // --host / --hosts: every target's facts, read there once.
+    let (read, results) = super::fleet::read_fleet(&ctx.global)?;
+    let unreachable: Vec<(String, String)> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Failed { error, .. } => Some((r.target.name.clone(), error.clone())),
+            Outcome::Done { .. } => None,
+        })
+        .collect();
+    for (name, host) in read {
+        all.push(gather(name, host, None)?);
+    }
+    if all.is_empty() && results.is_empty() {
         let host = ctx.checks_host()?.clone();
         let root = (host.source.kind == SourceKind::Root).then(|| ctx.root());
         let target = describe_source(ctx);
         all.push(gather(target, host, root.as_deref())?);
-    } else {
-        for p in &args.snapshots {
-            let host = sources::read_snapshot(p)?;
-            all.push(gather(p.display().to_string(), host, None)?);
-        }
     }
     let sections: Vec<HostSection> = all
         .iter()
@@ -83,9 +100,22 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             guests_note: g.guests_note.clone(),
         })
         .collect();
-    let page = render(&sections, &[]);
+    // The fleet diff's odd ones out, from the same library function `fleet diff` calls.
+    let odd = if all.len() > 1 {
+        let facts: Vec<(String, Host)> = all
+            .iter()
+            .map(|g| (g.target.clone(), g.host.clone()))
+            .collect();
+        diff(&facts)
+    } else {
+        Vec::new()
+    };
+    let page = render(&sections, &odd, &unreachable);
     let out = (args.html.as_os_str() != "-").then_some(&args.html);
     write_output(out, &page, "report")?;
+    if !unreachable.is_empty() {
+        return Ok(ExitCode::from(3));
+    }
     let worst = all
         .iter()
         .map(|g| g.doctor.worst())

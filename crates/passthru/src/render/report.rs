@@ -8,6 +8,7 @@
 //! Content-Security-Policy that forbids every fetch.
 
 use crate::checks::{self, Finding, Severity};
+use crate::fleet::Difference;
 use crate::host::model::Host;
 use crate::inventory::groups::groups;
 use crate::libvirt::verify::VerifyReport;
@@ -34,34 +35,33 @@ pub struct HostSection<'a> {
     pub guests_note: Option<String>,
 }
 
-/// One difference the fleet diff found: what differs and which hosts are the odd ones.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OddOneOut {
-    /// What differs (`kernel arguments`, `VF count of 8086:1521`).
-    pub topic: String,
-    /// What most hosts have.
-    pub common: String,
-    /// The odd hosts and what each has.
-    pub odd: Vec<(String, String)>,
-}
-
-/// The page: one host, or a fleet (a host table and the odd ones out first).
-pub fn render(hosts: &[HostSection], odd: &[OddOneOut]) -> String {
+/// The page: one host, or a fleet: a host table with verdicts (and the targets that
+/// could not be read, with why), the odd ones out of [`crate::fleet::diff`], then a
+/// section per host.
+pub fn render(
+    hosts: &[HostSection],
+    odd: &[Difference],
+    unreachable: &[(String, String)],
+) -> String {
     let title = match hosts {
         [one] => format!("passthru report: {}", host_name(one)),
-        _ => format!("passthru report: fleet of {} hosts", hosts.len()),
+        _ => format!(
+            "passthru report: fleet of {} hosts",
+            hosts.len() + unreachable.len()
+        ),
     };
     let css = format!("{CSS}{}", topo_html::style());
     let mut s = topo_html::head(&title, &css);
     let _ = write!(s, "<body><header><h1>{}</h1>", esc(&title));
     s.push_str("<p class=\"muted\">Written by passthru. Sections: summary, topology, doctor's findings, IOMMU groups, nova, guests, devices. Click a device in the topology for its findings; type in a device table's box to filter it, click a column heading to sort.</p></header>\n");
     s.push_str("<div class=\"layout\"><main>\n");
-    if hosts.len() > 1 {
-        fleet_table(&mut s, hosts);
+    let fleet = hosts.len() + unreachable.len() > 1;
+    if fleet {
+        fleet_table(&mut s, hosts, unreachable);
         odd_ones(&mut s, odd);
     }
     for (i, h) in hosts.iter().enumerate() {
-        host_section(&mut s, i, h, hosts.len() > 1);
+        host_section(&mut s, i, h, fleet);
     }
     s.push_str("</main><aside id=\"panel\" class=\"panel\"><p>Click a device in a topology for what it is and doctor's findings.</p></aside></div>\n");
     let _ = write!(
@@ -93,7 +93,7 @@ fn counts(fs: &[Finding]) -> [usize; 4] {
     c
 }
 
-fn fleet_table(s: &mut String, hosts: &[HostSection]) {
+fn fleet_table(s: &mut String, hosts: &[HostSection], unreachable: &[(String, String)]) {
     s.push_str("<section class=\"fleet\"><h2>Hosts</h2><table class=\"sortable\"><thead><tr><th>host</th><th>source</th><th>verdict</th><th>fail</th><th>warn</th><th>devices</th><th>VFs</th><th>on vfio-pci</th><th>IOMMU groups</th></tr></thead><tbody>\n");
     for (i, h) in hosts.iter().enumerate() {
         let c = counts(&h.doctor.findings);
@@ -112,30 +112,38 @@ fn fleet_table(s: &mut String, hosts: &[HostSection]) {
             g = h.host.iommu_groups.len(),
         );
     }
+    for (t, why) in unreachable {
+        let _ = writeln!(
+            s,
+            "<tr data-host=\"{t}\" class=\"unreachable\"><td>{t}</td><td>{t}</td><td data-sort=\"9\"><b>not read</b></td><td colspan=\"6\">{w}</td></tr>",
+            t = esc(t),
+            w = esc(why)
+        );
+    }
     s.push_str("</tbody></table></section>\n");
 }
 
-fn odd_ones(s: &mut String, odd: &[OddOneOut]) {
+fn odd_ones(s: &mut String, odd: &[Difference]) {
     s.push_str("<section class=\"odd\"><h2>Odd ones out (fleet diff)</h2>");
     if odd.is_empty() {
-        s.push_str(
-            "<p>No host differs from the others in what the fleet diff compares.</p></section>\n",
-        );
+        s.push_str("<p>No host differs from the others in what <code>passthru fleet diff</code> compares.</p></section>\n");
         return;
     }
-    s.push_str("<table><thead><tr><th>what</th><th>most hosts</th><th>odd hosts</th></tr></thead><tbody>\n");
-    for o in odd {
-        let hosts: Vec<String> = o
+    s.push_str("<table><thead><tr><th>fact</th><th>most hosts</th><th>odd hosts</th></tr></thead><tbody>\n");
+    for d in odd {
+        let hosts: Vec<String> = d
             .odd
             .iter()
-            .map(|(h, v)| format!("<b>{}</b>: {}", esc(h), esc(v)))
+            .map(|o| format!("<b>{}</b>: {}", esc(&o.host), esc(&o.value)))
             .collect();
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&o.topic),
-            esc(&o.common),
-            hosts.join("<br>")
+            "<tr data-fact=\"{f}\"><td>{l} <span class=\"muted\">({f})</span></td><td>{m} <span class=\"muted\">({n} hosts)</span></td><td>{o}</td></tr>",
+            f = esc(&d.fact),
+            l = esc(&d.label),
+            m = esc(&d.majority),
+            n = d.majority_hosts.len(),
+            o = hosts.join("<br>")
         );
     }
     s.push_str("</tbody></table></section>\n");
