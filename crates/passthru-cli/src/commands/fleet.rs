@@ -48,11 +48,14 @@ struct DiffJson<'a> {
     summary: &'a Summary,
 }
 
+/// Hosts with the names they were given.
+pub type NamedHosts = Vec<(String, passthru::Host)>;
+
 /// The facts of every --host / --hosts target, read there once (a snapshot) over
 /// SSH, in parallel: the hosts read, and every target's outcome (the unreachable
 /// ones `Failed`). Empty when no target is given. `fleet diff` and `report` read a
 /// fleet here.
-pub fn read_fleet(global: &GlobalArgs) -> Result<(Vec<(String, passthru::Host)>, Vec<HostResult>)> {
+pub fn read_fleet(global: &GlobalArgs) -> Result<(NamedHosts, Vec<HostResult>)> {
     let mut facts = Vec::new();
     if !global.fleet.active() {
         return Ok((facts, Vec::new()));
