@@ -80,7 +80,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 /// The `Checking ...` label of a finding (device findings name their device).
 pub fn label(f: &Finding) -> String {
     match f.device {
-        Some(d) if f.section == Section::Devices => format!("Checking {d} {}", f.check),
+        Some(d) if matches!(f.section, Section::Devices | Section::Owners) => {
+            format!("Checking {d} {}", f.check)
+        }
         _ => format!("Checking {}", f.check),
     }
 }
@@ -172,6 +174,15 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
     if section(Section::Configuration).next().is_some() {
         let _ = writeln!(s, "Configuration");
         for f in section(Section::Configuration) {
+            write_finding(&mut s, f, width, "  ");
+        }
+    }
+    if section(Section::Owners).next().is_some() {
+        let _ = writeln!(
+            s,
+            "Other owners (what else sets VF counts and drivers at boot)"
+        );
+        for f in section(Section::Owners) {
             write_finding(&mut s, f, width, "  ");
         }
     }

@@ -59,6 +59,11 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "device.numa-unknown",
         ],
     ),
+    (
+        "owners",
+        "other owners: who else sets VF counts or drivers at boot",
+        &["conflict.vf-count", "conflict.driver"],
+    ),
     ("guest", "use by a guest", &["device.assigned-twice"]),
 ];
 
