@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generate crates/passthru/src/nova/conf_options.rs: every option nova 34 registers
 (plus oslo.log's), with its type and default, so passthru resolves `$name` in
-nova.conf the way oslo.config does (an unknown name is NoSuchOptError).
+nova.conf the way oslo.config does (an unknown name is NoSuchOptError), and the
+deprecated names oslo.config still reads for each.
 
     scripts/nova-diff/venv/bin/python scripts/nova-diff/gen_nova_options.py \
         > crates/passthru/src/nova/conf_options.rs
@@ -52,4 +53,16 @@ for g, n, opt in rows:
     else:
         dv = "Some(" + rs(str(d)) + ")"
     print(f"    ({rs(g)}, {rs(n)}, OptKind::{kind(opt)}, {dv}),")
+print("];")
+print()
+print("/// Deprecated names oslo.config still reads: `(group, name, deprecated group, deprecated")
+print("/// name)`, in the order nova declares them (oslo.config merges values in that order).")
+print("pub(crate) const DEPRECATED: &[(&str, &str, &str, &str)] = &[")
+for g, n, opt in rows:
+    for d in opt.deprecated_opts:
+        if d.name is None and d.group is None:
+            continue
+        dg = d.group or g
+        dn = d.name or n
+        print(f"    ({rs(g)}, {rs(n)}, {rs(dg)}, {rs(dn)}),")
 print("];")

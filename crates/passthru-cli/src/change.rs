@@ -211,7 +211,7 @@ impl Change<'_> {
                     summary: &[],
                 })?;
             } else {
-                let mut s = plan.render_text();
+                let mut s = plan_text(&self.root, &plan);
                 if plan.is_empty() && plan.deferred.is_empty() {
                     if let Some(c) = &conv {
                         if !c.converged {
@@ -241,7 +241,7 @@ impl Change<'_> {
         }
         let mut ex = Executor::open(&self.root, self.args.timeout)?;
         if !json {
-            emit(&plan.render_text())?;
+            emit(&plan_text(&self.root, &plan))?;
             ex.on_progress(Box::new(|line: &str| {
                 let _ = emit(&format!("{line}\n"));
             }));
@@ -298,6 +298,15 @@ impl Change<'_> {
         } else {
             ExitCode::SUCCESS
         })
+    }
+}
+
+/// The plan as text, with the unified diff of every file it edits (read from the root
+/// as it is now).
+pub fn plan_text(root: &std::path::Path, plan: &Plan) -> String {
+    match Root::open(root) {
+        Ok(r) => plan.render_text_with(&|p| r.read(p).ok()),
+        Err(_) => plan.render_text(),
     }
 }
 

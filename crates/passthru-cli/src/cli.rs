@@ -1,5 +1,5 @@
 //! The command line, defined once: clap derives `--help`, and the same definition
-//! could generate the man page and completions.
+//! generates the man page and the shell completions (`passthru man`, `passthru completions`).
 
 use crate::commands;
 use clap::{Args, Parser, Subcommand};
@@ -88,4 +88,8 @@ pub enum Command {
     Apply(commands::apply::Args),
     /// Roll back the last change set (or a given one), byte for byte.
     Undo(commands::undo::Args),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(commands::completions::Args),
+    /// Print the man page (roff), generated from this same command-line definition.
+    Man(commands::completions::ManArgs),
 }

@@ -39,6 +39,15 @@ fn bios_host_edits_grub_regenerates_boot_grub2_and_undoes() {
         "{out}"
     );
     assert!(out.contains("a reboot is needed"), "{out}");
+    // The plan shows the edit of etc/default/grub as a unified diff.
+    assert!(
+        out.contains("      --- a/etc/default/grub\n      +++ b/etc/default/grub\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n      -GRUB_CMDLINE_LINUX=\"rd.lvm.lv=rhel/swap crashkernel=auto rd.lvm.lv=rhel/root rhgb quiet\"\n      +GRUB_CMDLINE_LINUX=\"rd.lvm.lv=rhel/swap crashkernel=auto rd.lvm.lv=rhel/root rhgb quiet intel_iommu=on iommu=pt\"\n"),
+        "{out}"
+    );
     assert_same(&before, &dump(root), "plan only");
     let out = ok(&passthru(root, &["kernel-args", "--iommu", "--pt", "-y"]));
     assert!(out.contains("Converged"), "{out}");
@@ -63,6 +72,12 @@ fn bios_host_edits_grub_regenerates_boot_grub2_and_undoes() {
     let out = ok(&passthru(root, &["kernel-args", "--iommu", "--pt", "-y"]));
     assert!(
         out.contains("already has these arguments but the running kernel does not: reboot"),
+        "{out}"
+    );
+    // undo's plan shows the way back as a diff too.
+    let out = ok(&passthru(root, &["undo"]));
+    assert!(
+        out.contains("\n      -GRUB_CMDLINE_LINUX=\"rd.lvm.lv=rhel/swap crashkernel=auto rd.lvm.lv=rhel/root rhgb quiet intel_iommu=on iommu=pt\"\n"),
         "{out}"
     );
     ok(&passthru(root, &["undo", "-y"]));

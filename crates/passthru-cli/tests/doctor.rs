@@ -420,7 +420,7 @@ fn gpu_sharing_its_group_with_a_storage_controller() {
     let f = finding(&v, "device.group-shared", Some("0000:01:00.0"));
     assert_eq!(
         f["message"],
-        "shares IOMMU group 1 with 0000:05:00.0 (Serial Attached SCSI controller: SAS3008 PCI-Express Fusion-MPT SAS-3 [1000:0097], mpt3sas)"
+        "shares IOMMU group 1 with 0000:05:00.0 (Serial Attached SCSI controller: SAS3008 PCI-Express Fusion-MPT SAS-3 [1000:0097], mpt3sas), held by the host: vfio opens a group only when no host driver holds any of it"
     );
     let fix = f["fix"].as_str().unwrap();
     assert!(fix.contains("passthru bind 0000:05:00.0 --vfio"), "{fix}");

@@ -212,3 +212,39 @@ fn lspci_conflicts_with_root_and_snapshot() {
     assert_eq!(o.status.code(), Some(3));
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
 }
+
+/// A device whose title lspci cut short (`... [8086... (rev 01)`) is listed by `ls`
+/// with what the text carries, its unread device id shown as `????`, and `show`
+/// finds it by address.
+#[test]
+fn ls_lists_a_device_whose_title_lspci_cut_short() {
+    let text = "\
+7f:0e.0 Performance counters [1101]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Power Control Unit Thermal & RAS Registers [8086... (rev 01)
+\tKernel driver in use: hswep_uncore
+\tNUMA node: 1
+\tIOMMU group: 41
+
+7f:0e.1 Performance counters [1101]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon D Power Control Unit [8086:6fe1] (rev 01)
+\tIOMMU group: 41
+";
+    let o = run(&["--lspci", "-", "ls"], Some(text.as_bytes()));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("7f:0e.0"))
+        .unwrap_or_else(|| panic!("{out}"));
+    for want in ["8086:????", "hswep_uncore", " 41 ", " 1 "] {
+        assert!(line.contains(want), "{want}: {line}");
+    }
+    let v = json(&run(
+        &["--lspci", "-", "show", "7f:0e.0", "--json"],
+        Some(text.as_bytes()),
+    ));
+    assert_eq!(v["devices"][0]["unread_ids"], "device", "{v}");
+}

@@ -509,3 +509,97 @@ fn every_scenario_agrees_with_the_sysfs_source() {
         }
     }
 }
+
+/// lspci cuts a title whose names do not fit its buffer (`... Registers [8086...`, the
+/// Xeon uncore devices of every two-socket server). Real lspci, given a pci.ids with
+/// such names, prints those titles; every device must still be read, with what the text
+/// carries: address, class, revision, vendor when its four digits survived, driver,
+/// group, NUMA node; a VF gets its ids back from its PF's SR-IOV capability.
+#[test]
+fn titles_lspci_cut_short_still_give_their_devices() {
+    use passthru::host::model::UnreadIds;
+    use passthru_testsupport::{scenarios, FakeHost};
+    let Some(lspci) = passthru_testsupport::peer::require_program("lspci") else {
+        return;
+    };
+    let t = FakeHost::new(scenarios::i350()).write_temp().unwrap();
+    let from_sysfs = read_root(t.path()).unwrap();
+    // Names long enough that `Vendor Device [vvvv:dddd]` overflows lspci's buffer: the
+    // PF's just before the ids (`[8086...`), the VF's well before them.
+    let long = |words: usize| vec!["Thermal & RAS Registers"; words].join(" ");
+    let ids = t.path().join("long.ids");
+    fs::write(
+        &ids,
+        format!(
+            "8086  Intel Corporation\n\t1521  {}\n\t1520  {}\n",
+            &long(20)[..100],
+            long(20)
+        ),
+    )
+    .unwrap();
+    let o = Command::new(lspci)
+        .args(["-A", "linux-sysfs", "-O"])
+        .arg(format!(
+            "sysfs.path={}",
+            t.path().join("sys/bus/pci").display()
+        ))
+        .args(["-O", "hwdb.disable=1", "-nnvvv", "-D", "-i"])
+        .arg(&ids)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains("[8086... (rev 01)"),
+        "lspci cut a title before the ids:\n{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("0000:07:10.")
+            && l.ends_with("... (rev 01)")
+            && !l.contains("[8086")),
+        "and one inside the names:\n{text}"
+    );
+    let h = parse_lspci(&text, Path::new("lspci.txt")).unwrap();
+    assert_eq!(
+        h.devices.len(),
+        from_sysfs.devices.len(),
+        "{:?}",
+        h.warnings
+    );
+    let mut cut_pfs = 0;
+    for want in &from_sysfs.devices {
+        let got = h.device(&want.address).expect("every device is listed");
+        let ctx = format!("{}: {:?}", want.address, got.unread_ids);
+        assert_eq!(got.class, want.class, "{ctx}");
+        assert_eq!(got.revision, want.revision, "{ctx}");
+        assert_eq!(got.driver, want.driver, "{ctx}");
+        assert_eq!(got.iommu_group, want.iommu_group, "{ctx}");
+        assert_eq!(got.numa_node, want.numa_node, "{ctx}");
+        assert_eq!(got.physfn, want.physfn, "{ctx}");
+        match got.unread_ids {
+            // Complete titles, and VFs whose ids the PF's capability names.
+            None => assert_eq!(got.id_pair(), want.id_pair(), "{ctx}"),
+            Some(UnreadIds::Device) => {
+                assert_eq!(got.vendor_id, want.vendor_id, "{ctx}");
+                assert_eq!(got.id_pair(), format!("{}:????", want.vendor_id));
+                assert!(got
+                    .names
+                    .device
+                    .as_deref()
+                    .is_some_and(|n| n.ends_with("...")));
+                cut_pfs += 1;
+            }
+            Some(UnreadIds::VendorAndDevice) => panic!("{ctx}: the vendor was whole"),
+        }
+    }
+    assert!(cut_pfs >= 1, "the PFs' titles were cut:\n{text}");
+    let vfs = h.devices.iter().filter(|d| d.is_vf()).count();
+    assert!(
+        vfs > 0
+            && h.devices
+                .iter()
+                .filter(|d| d.is_vf())
+                .all(|d| d.unread_ids.is_none())
+    );
+    assert!(h.warnings.is_empty(), "{:?}", h.warnings);
+}

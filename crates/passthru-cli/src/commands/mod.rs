@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod bind;
+pub mod completions;
 pub mod doctor;
 pub mod groups;
 pub mod kernel_args;
@@ -40,5 +41,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::KernelArgs(a) => kernel_args::run(ctx, a),
         Command::Apply(a) => apply::run(ctx, a),
         Command::Undo(a) => undo::run(ctx, a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => completions::run_man(a),
     }
 }

@@ -5,7 +5,7 @@ use crate::output::{emit, print_json, print_warnings};
 use anyhow::Result;
 use passthru::host::model::{speed_gts, Host, PciDevice, PcieLink};
 use passthru::host::resolve;
-use passthru::inventory::groups::foreign_members;
+use passthru::inventory::groups::group_ownership;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -163,12 +163,21 @@ pub fn describe(host: &Host, d: &PciDevice) -> String {
                 .filter(|a| **a != d.address)
                 .map(|a| a.to_string())
                 .collect();
-            let foreign = foreign_members(host, d);
-            let verdict = if foreign.is_empty() {
-                "isolated"
+            let own = group_ownership(host, d, &[]);
+            let foreign = own.as_ref().map(|o| o.other_devices(d)).unwrap_or_default();
+            let mut verdict = if foreign.is_empty() {
+                "isolated".to_string()
             } else {
-                "NOT isolated"
+                "NOT isolated".to_string()
             };
+            if let Some(o) = own.filter(|o| !o.viable()) {
+                let held: Vec<String> = o
+                    .held_by_host
+                    .iter()
+                    .map(|m| format!("{} on {}", m.address, m.driver.as_deref().unwrap_or("?")))
+                    .collect();
+                verdict.push_str(&format!(", NOT viable for vfio: {}", held.join(", ")));
+            }
             let _ = writeln!(
                 s,
                 "  IOMMU group:     {} ({verdict}{})",

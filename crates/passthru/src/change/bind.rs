@@ -15,6 +15,7 @@ use crate::change::plan::{
 use crate::change::{enforce, safety, ChangeError, Refusal};
 use crate::host::change_facts::ChangeFacts;
 use crate::host::model::{Host, PciDevice};
+use crate::inventory::groups::group_ownership;
 use crate::pci::PciAddress;
 
 /// Seconds `bind --host` waits for a host driver to take a device.
@@ -235,7 +236,10 @@ fn state_holds(target: &BindTarget, d: &PciDevice) -> bool {
 }
 
 /// Adds the other functions of the same devices (with `--group`) and refuses groups
-/// that would be split. Also refuses devices without an IOMMU group.
+/// that would not be viable for vfio: a member left on a host driver, by the one
+/// ownership rule ([`group_ownership`]) that doctor, verify and render also ask, and
+/// whether or not the named device is on vfio-pci already. Also refuses devices
+/// without an IOMMU group.
 fn group_refusals(
     host: &Host,
     set: &mut Vec<PciAddress>,
@@ -243,36 +247,44 @@ fn group_refusals(
     out: &mut Vec<Refusal>,
 ) {
     let named = set.clone();
+    if with_group {
+        // `--group` is a selection: every function of the named devices that shares
+        // their group and is not on vfio-pci yet.
+        for a in &named {
+            let Some(d) = host.device(a) else { continue };
+            let Some(g) = d.iommu_group.and_then(|n| host.group(n)) else {
+                continue;
+            };
+            for m in &g.devices {
+                if m.same_slot(a)
+                    && !set.contains(m)
+                    && host.device(m).is_some_and(|md| {
+                        !md.is_bridge()
+                            && !md
+                                .driver
+                                .as_deref()
+                                .is_some_and(|x| same_driver(x, "vfio-pci"))
+                    })
+                {
+                    set.push(*m);
+                }
+            }
+        }
+    }
     for a in &named {
         let Some(d) = host.device(a) else { continue };
-        if state_holds(&BindTarget::Vfio, d) {
-            continue;
-        }
-        let Some(g) = d.iommu_group.and_then(|n| host.group(n)) else {
-            out.push(Refusal::hard(
-                Some(*a),
-                format!("{a} has no IOMMU group: the IOMMU is off, and vfio-pci refuses such devices (EINVAL at probe)"),
-                "turn the IOMMU on: `passthru kernel-args --iommu`, enable VT-d/AMD-Vi in the firmware, reboot".into(),
-            ));
+        let Some(o) = group_ownership(host, d, set) else {
+            if !state_holds(&BindTarget::Vfio, d) {
+                out.push(Refusal::hard(
+                    Some(*a),
+                    format!("{a} has no IOMMU group: the IOMMU is off, and vfio-pci refuses such devices (EINVAL at probe)"),
+                    "turn the IOMMU on: `passthru kernel-args --iommu`, enable VT-d/AMD-Vi in the firmware, reboot".into(),
+                ));
+            }
             continue;
         };
-        for m in &g.devices {
-            if set.contains(m) {
-                continue;
-            }
-            let Some(md) = host.device(m) else { continue };
-            if md.is_bridge()
-                || md
-                    .driver
-                    .as_deref()
-                    .is_some_and(|x| same_driver(x, "vfio-pci"))
-            {
-                continue;
-            }
-            if with_group && m.same_slot(a) {
-                set.push(*m);
-                continue;
-            }
+        for md in o.held_by_host {
+            let m = md.address;
             let what = format!(
                 "{m} [{}] {}{}",
                 md.id_pair(),
@@ -284,12 +296,12 @@ fn group_refusals(
             );
             let (msg, fix) = if m.same_slot(a) {
                 (
-                    format!("IOMMU group {} of {a} also holds {what}, another function of the same device, which is not being moved: vfio-pci takes a group whole", g.number),
+                    format!("IOMMU group {} of {a} also holds {what}, another function of the same device, left on a host driver: vfio-pci takes a group whole", o.group),
                     "name it too, or add --group to take every function of the device".to_string(),
                 )
             } else {
                 (
-                    format!("IOMMU group {} of {a} also holds {what}, a different device, which is not being moved: vfio-pci takes a group whole", g.number),
+                    format!("IOMMU group {} of {a} also holds {what}, a different device, left on a host driver: vfio-pci takes a group whole", o.group),
                     format!("name {m} too only if the host can spare it; otherwise move the card to a slot with its own group (or one behind an ACS-capable port)"),
                 )
             };
@@ -646,9 +658,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(describe_action(&p.steps[0].action), "run modprobe vfio_pci");
-        // Already there: nothing to do, whatever else shares its group.
-        let p = plan_bind(
+        // Already there, but its group shares with mpt3sas on the host: the group is
+        // not viable, so bind says so as doctor and verify do.
+        let e = plan_bind(
             &h,
+            &facts(),
+            &req(&["02:00.0"], BindTarget::Driver("vfio-pci".into())),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("0000:03:00.0"), "{e}");
+        let h2 = {
+            let mut h2 = h.clone();
+            let i = h2
+                .devices
+                .iter()
+                .position(|d| d.address == PciAddress::parse("03:00.0").unwrap())
+                .unwrap();
+            h2.devices[i].driver = None;
+            h2
+        };
+        let p = plan_bind(
+            &h2,
             &facts(),
             &req(&["02:00.0"], BindTarget::Driver("vfio-pci".into())),
             None,

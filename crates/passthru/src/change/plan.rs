@@ -10,6 +10,9 @@ use crate::pci::PciAddress;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+/// Gives a file's bytes (path relative to the root), `None` when absent or unreadable.
+pub type FileReader<'a> = dyn Fn(&str) -> Option<Vec<u8>> + 'a;
+
 /// One thing the executor does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -420,6 +423,20 @@ impl Plan {
 
     /// The plan as text for people, numbered steps with their reasons.
     pub fn render_text(&self) -> String {
+        self.render(None)
+    }
+
+    /// The plan as text, each step that edits a file followed by the unified diff of
+    /// that file. `current` gives a file's bytes now (path relative to the root; `None`
+    /// when absent); steps that edit the same file twice diff against the step before.
+    /// A file `current` cannot give (no reader, not text) shows no diff.
+    pub fn render_text_with(&self, current: &FileReader<'_>) -> String {
+        self.render(Some(current))
+    }
+
+    fn render(&self, current: Option<&FileReader<'_>>) -> String {
+        // What each file holds after the steps so far: later steps diff against it.
+        let mut seen: std::collections::HashMap<String, Option<String>> = Default::default();
         let mut s = String::new();
         let _ = writeln!(s, "Plan: {}", self.title);
         for w in &self.warnings {
@@ -436,6 +453,11 @@ impl Plan {
             if !st.why.is_empty() {
                 let _ = writeln!(s, "      {}", st.why);
             }
+            if let Some(d) = current.and_then(|c| step_diff(&st.action, c, &mut seen)) {
+                for l in d.lines() {
+                    let _ = writeln!(s, "      {l}");
+                }
+            }
         }
         for d in &self.deferred {
             let _ = writeln!(s, "  then: {d}");
@@ -448,6 +470,60 @@ impl Plan {
         }
         s
     }
+}
+
+/// The unified diff a file step makes, given what files hold now; updates `seen` with
+/// the file's contents after the step. `None` for steps that edit no file, and for
+/// files whose contents are not known or not text.
+fn step_diff(
+    a: &Action,
+    current: &FileReader<'_>,
+    seen: &mut std::collections::HashMap<String, Option<String>>,
+) -> Option<String> {
+    let text = |b: Vec<u8>| String::from_utf8(b).ok();
+    let (path, new) = match a {
+        Action::WriteFile { path, contents, .. } => {
+            let new = match contents {
+                Contents::Text(t) => t.clone(),
+                Contents::Backup(b) => text(current(b)?)?,
+            };
+            (path, Some(new))
+        }
+        Action::DeleteFile { path } => (path, None),
+        _ => return None,
+    };
+    let old = match seen.get(path) {
+        Some(o) => o.clone(),
+        None => match current(path) {
+            Some(b) => Some(text(b)?),
+            None => None,
+        },
+    };
+    seen.insert(path.clone(), new.clone());
+    unified_diff(path, old.as_deref(), new.as_deref())
+}
+
+/// The unified diff (`diff -u` style, 3 lines of context) between a file's old and new
+/// contents (`None`: absent); `None` when they are the same.
+pub fn unified_diff(path: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
+    if old == new {
+        return None;
+    }
+    let (a, b) = (old.unwrap_or(""), new.unwrap_or(""));
+    let from = if old.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".to_string()
+    };
+    let to = if new.is_some() {
+        format!("b/{path}")
+    } else {
+        "/dev/null".to_string()
+    };
+    let d = similar::TextDiff::from_lines(a, b);
+    let mut u = d.unified_diff();
+    let s = u.context_radius(3).header(&from, &to).to_string();
+    (!s.is_empty()).then_some(s)
 }
 
 /// One line describing an action.
@@ -540,6 +616,72 @@ mod tests {
         assert!(j.contains(r#""kind":"write_attr""#), "{j}");
         let back: Plan = serde_json::from_str(&j).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn file_steps_show_their_unified_diff_against_the_file_before() {
+        let mut p = Plan::new("edit");
+        let w = |path: &str, t: &str| Action::WriteFile {
+            path: path.into(),
+            contents: Contents::Text(t.into()),
+            mode: 0o644,
+        };
+        p.step(
+            w("etc/default/grub", "A=1\nB=\"quiet intel_iommu=on\"\nC=3\n"),
+            "",
+        );
+        p.step(w("etc/new.conf", "x\n"), "");
+        p.step(w("etc/new.conf", "y\n"), "");
+        p.step(
+            Action::DeleteFile {
+                path: "etc/gone".into(),
+            },
+            "",
+        );
+        p.step(
+            Action::WriteFile {
+                path: "etc/default/grub".into(),
+                contents: Contents::Backup("var/backup/grub".into()),
+                mode: 0o644,
+            },
+            "",
+        );
+        let files = |path: &str| -> Option<Vec<u8>> {
+            match path {
+                "etc/default/grub" => Some(b"A=1\nB=\"quiet\"\nC=3\n".to_vec()),
+                "etc/gone" => Some(b"old\n".to_vec()),
+                "var/backup/grub" => Some(b"A=1\n".to_vec()),
+                _ => None,
+            }
+        };
+        let t = p.render_text_with(&files);
+        assert!(
+            t.contains("      --- a/etc/default/grub\n      +++ b/etc/default/grub\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("      -B=\"quiet\"\n      +B=\"quiet intel_iommu=on\"\n"),
+            "{t}"
+        );
+        assert!(t.contains("       C=3\n"), "{t}");
+        // A new file diffs against nothing; its second write against the first.
+        assert!(
+            t.contains("      --- /dev/null\n      +++ b/etc/new.conf"),
+            "{t}"
+        );
+        assert!(t.contains("      -x\n      +y\n"), "{t}");
+        assert!(
+            t.contains("      --- a/etc/gone\n      +++ /dev/null"),
+            "{t}"
+        );
+        // The restore diffs the backup against the file as step 1 left it.
+        assert!(
+            t.contains("      -B=\"quiet intel_iommu=on\"\n      -C=3\n"),
+            "{t}"
+        );
+        // Without a reader, no diff.
+        assert!(!p.render_text().contains("+++"));
+        assert_eq!(unified_diff("f", Some("a\n"), Some("a\n")), None);
     }
 
     #[test]

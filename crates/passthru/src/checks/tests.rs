@@ -142,7 +142,20 @@ fn a_group_shared_only_with_other_targets_warns() {
             ("device.group-shared", Severity::Warn)
         ]
     );
-    // Named alone, the other member is foreign: a failure.
+    // Named alone, the other member is foreign but on vfio-pci: the group is viable,
+    // and the NIC still goes to the same guest.
+    let p = problems(&h, &["01:00.0"]);
+    assert_eq!(ids(&p), vec![("device.group-shared", Severity::Warn)]);
+    assert!(
+        p[0].message.contains("not on a host driver"),
+        "{}",
+        p[0].message
+    );
+    // On a host driver, it keeps vfio from the group: a failure.
+    h.devices
+        .iter_mut()
+        .filter(|d| d.address.short() == "02:00.0")
+        .for_each(|d| d.driver = Some("igb".into()));
     let p = problems(&h, &["01:00.0"]);
     assert_eq!(ids(&p), vec![("device.group-shared", Severity::Fail)]);
 }

@@ -135,6 +135,22 @@ pub struct PciDevice {
     /// Index of this VF on its PF (the N of the PF's `virtfnN`).
     #[serde(default)]
     pub vf_index: Option<u32>,
+    /// Ids the source could not read. lspci cuts a long title short
+    /// (`... Thermal & RAS Registers [8086... (rev 02)`), so its text may lack the
+    /// device id or both ids; those hold `ffff` (the value no device has) and are
+    /// shown as `????`. `None` when both ids are known.
+    #[serde(default)]
+    pub unread_ids: Option<UnreadIds>,
+}
+
+/// Which ids of a device its source did not show (see [`PciDevice::unread_ids`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnreadIds {
+    /// The vendor id is known, the device id is not.
+    Device,
+    /// Neither id is known.
+    VendorAndDevice,
 }
 
 /// Human names of a device.
@@ -316,6 +332,7 @@ impl PciDevice {
             virtfns: Vec::new(),
             physfn: None,
             vf_index: None,
+            unread_ids: None,
         }
     }
 
@@ -336,7 +353,11 @@ impl PciDevice {
 
     /// `vendor:device` in lower-case hex.
     pub fn id_pair(&self) -> String {
-        format!("{}:{}", self.vendor_id, self.device_id)
+        match self.unread_ids {
+            None => format!("{}:{}", self.vendor_id, self.device_id),
+            Some(UnreadIds::Device) => format!("{}:????", self.vendor_id),
+            Some(UnreadIds::VendorAndDevice) => "????:????".to_string(),
+        }
     }
 
     /// A short human label: device name, or vendor name and ids.

@@ -4,6 +4,7 @@
 //! checking the device can be assigned at all.
 
 use crate::host::model::{Host, PciDevice, SourceKind};
+use crate::inventory::groups::group_ownership;
 use crate::libvirt::{address_attrs, describe, xml_escape};
 use crate::pci::PciAddress;
 use serde::Serialize;
@@ -242,7 +243,7 @@ pub fn check_assignable(
             ));
         }
     }
-    match d.iommu_group {
+    match group_ownership(host, d, together) {
         None if host.source.kind == SourceKind::Lspci && host.iommu_groups.is_empty() => {
             warnings.push("the lspci text does not say the IOMMU group; check it with `passthru groups` on the host".into());
         }
@@ -252,33 +253,17 @@ pub fn check_assignable(
                 "enable the IOMMU (passthru kernel-args) and reboot".into(),
             ));
         }
-        Some(g) => {
-            let blockers: Vec<String> = host
-                .group(g)
-                .map(|grp| grp.devices.as_slice())
-                .unwrap_or_default()
-                .iter()
-                .filter(|a| **a != d.address && !together.contains(a))
-                .filter_map(|a| host.device(a))
-                .filter(|m| !m.is_bridge() && held_by_host(m))
-                .map(|m| {
-                    format!(
-                        "{} ({})",
-                        m.address,
-                        m.driver.as_deref().unwrap_or("no driver")
-                    )
-                })
-                .collect();
-            if !blockers.is_empty() {
-                return Err(refuse(
-                    format!(
-                        "IOMMU group {g} also holds {}, bound to a host driver; vfio takes a group only when no host driver holds any of it",
-                        blockers.join(", ")
-                    ),
-                    "assign those devices too (name them in the same command), or bind them to vfio-pci (passthru bind DEV --vfio)".into(),
-                ));
-            }
+        Some(o) if !o.viable() => {
+            return Err(refuse(
+                format!(
+                    "IOMMU group {} also holds {}, bound to a host driver; vfio takes a group only when no host driver holds any of it",
+                    o.group,
+                    held_list(&o.held_by_host)
+                ),
+                "assign those devices too (name them in the same command), or bind them to vfio-pci (passthru bind DEV --vfio)".into(),
+            ));
         }
+        Some(_) => {}
     }
     if !opts.managed && !d.on_vfio() {
         warnings.push(format!(
@@ -296,13 +281,18 @@ pub fn check_assignable(
     Ok(warnings)
 }
 
-/// Whether a host driver holds the device (vfio-pci, pci-stub or no driver leave the
-/// group viable for vfio).
-pub(crate) fn held_by_host(d: &PciDevice) -> bool {
-    !matches!(
-        d.driver.as_deref(),
-        None | Some("vfio-pci") | Some("pci-stub")
-    )
+/// The group members a host driver holds, as `ADDRESS (DRIVER)`, for messages.
+pub(crate) fn held_list(held: &[&PciDevice]) -> String {
+    held.iter()
+        .map(|m| {
+            format!(
+                "{} ({})",
+                m.address,
+                m.driver.as_deref().unwrap_or("no driver")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn comment(d: &PciDevice) -> String {

@@ -12,9 +12,10 @@
 
 use crate::checks::{Finding as CheckFinding, Section};
 use crate::host::model::{Host, PciDevice};
+use crate::inventory::groups::group_ownership;
 use crate::libvirt::cpuset::CpuSet;
 use crate::libvirt::domain::{AssignedDevice, AssignmentKind, Domain};
-use crate::libvirt::{describe, hostdev::held_by_host};
+use crate::libvirt::{describe, hostdev::held_list};
 use crate::pci::{DeviceId, PciAddress, VendorId};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -626,7 +627,8 @@ fn check_group(
     out: &mut Out,
 ) {
     let addr = a.address;
-    let Some(g) = d.iommu_group else {
+    let together: Vec<PciAddress> = assigned.iter().copied().collect();
+    let Some(o) = group_ownership(host, d, &together) else {
         out.add(
             "libvirt.device.group",
             Severity::Fail,
@@ -636,37 +638,15 @@ fn check_group(
         );
         return;
     };
-    let members: Vec<&PciDevice> = host
-        .group(g)
-        .map(|grp| grp.devices.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .filter(|m| **m != addr)
-        .filter_map(|m| host.device(m))
-        .filter(|m| !m.is_bridge())
-        .collect();
-    let held: Vec<&&PciDevice> = members
-        .iter()
-        .filter(|m| !assigned.contains(&m.address) && held_by_host(m))
-        .collect();
-    if !held.is_empty() {
-        let list: Vec<String> = held
-            .iter()
-            .map(|m| {
-                format!(
-                    "{} ({})",
-                    m.address,
-                    m.driver.as_deref().unwrap_or("no driver")
-                )
-            })
-            .collect();
+    let g = o.group;
+    if !o.viable() {
         out.add(
             "libvirt.device.group",
             Severity::Fail,
             Some(addr),
             format!(
                 "IOMMU group {g} also holds {}, which the host keeps: vfio opens a group only when no host driver holds any of it",
-                list.join(", ")
+                held_list(&o.held_by_host)
             ),
             Some(format!(
                 "give those devices to {} too, or bind them to vfio-pci (passthru bind DEV --vfio); if they cannot go, move the card to a slot with its own group",
@@ -675,12 +655,8 @@ fn check_group(
         );
         return;
     }
-    let idle: Vec<String> = members
-        .iter()
-        .filter(|m| !assigned.contains(&m.address))
-        .map(|m| m.address.to_string())
-        .collect();
-    let msg = if members.is_empty() {
+    let idle: Vec<String> = o.idle.iter().map(|m| m.address.to_string()).collect();
+    let msg = if o.together.is_empty() && idle.is_empty() {
         format!("IOMMU group {g} holds only this device")
     } else if idle.is_empty() {
         format!("IOMMU group {g} is wholly this guest's")

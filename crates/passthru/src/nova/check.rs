@@ -195,6 +195,113 @@ impl Report {
     }
 }
 
+/// A nova service a configuration can keep from starting (or working).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    /// `nova-compute` (device_spec, alias, Placement reporting).
+    NovaCompute,
+    /// `nova-api` (alias, pci_in_placement).
+    NovaApi,
+    /// `nova-scheduler` (enabled_filters, available_filters, pci_in_placement).
+    NovaScheduler,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Service::NovaCompute => "nova-compute",
+            Service::NovaApi => "nova-api",
+            Service::NovaScheduler => "nova-scheduler",
+        })
+    }
+}
+
+/// A finding that stops a nova service: what [`Report::fatal`] returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fatal {
+    /// The services it stops.
+    pub services: Vec<Service>,
+    /// The problem id, or `option.<name>` for a rejected option value.
+    pub id: String,
+    /// nova's (or passthru's) message.
+    pub message: String,
+    /// Where, when one line.
+    pub loc: Option<Loc>,
+}
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let who: Vec<String> = self.services.iter().map(|s| s.to_string()).collect();
+        if let Some(l) = &self.loc {
+            write!(f, "{l}: ")?;
+        }
+        write!(f, "{} does not start: {}", who.join(" and "), self.message)
+    }
+}
+
+/// The services a rejected option stops (oslo.config's option name, or `device_spec`
+/// / `alias` for values nova rejects).
+fn services_of_option(option: &str) -> Vec<Service> {
+    let o = option.rsplit(' ').next().unwrap_or(option);
+    match super::conf::deprecated_name_of("pci", o)
+        .map(|(_, n)| n)
+        .or_else(|| super::conf::deprecated_name_of("DEFAULT", o).map(|(_, n)| n))
+        .unwrap_or(o)
+    {
+        "alias" => vec![Service::NovaCompute, Service::NovaApi],
+        "pci_in_placement" => vec![Service::NovaApi, Service::NovaScheduler],
+        "enabled_filters" | "available_filters" => vec![Service::NovaScheduler],
+        _ => vec![Service::NovaCompute],
+    }
+}
+
+/// Problems that stop a service, with the services (`compute.does_not_start` and
+/// `alias.invalid` summarise rejected values, which are reported one by one).
+const FATAL_PROBLEMS: &[(&str, &[Service])] = &[
+    ("placement.devname", &[Service::NovaCompute]),
+    ("placement.one_time_use_vf", &[Service::NovaCompute]),
+    ("spec.pf_and_vf", &[Service::NovaCompute]),
+    ("device.match_crash", &[Service::NovaCompute]),
+    ("filter.not_available", &[Service::NovaScheduler]),
+    ("filter.removed", &[Service::NovaScheduler]),
+];
+
+impl Report {
+    /// Every finding that stops nova-compute, nova-api or nova-scheduler. The one
+    /// decision `nova check` (exit 2), `doctor`, `why` and `render nova --write`
+    /// (which refuses to write such a file) share.
+    pub fn fatal(&self) -> Vec<Fatal> {
+        let mut out: Vec<Fatal> = self
+            .errors
+            .iter()
+            .map(|e| Fatal {
+                services: services_of_option(&e.option),
+                id: format!(
+                    "option.{}",
+                    e.option.rsplit(' ').next().unwrap_or(&e.option)
+                ),
+                message: format!("{}: {}", e.exception, e.message),
+                loc: e.loc.clone(),
+            })
+            .collect();
+        for p in &self.problems {
+            if p.severity != Severity::Error {
+                continue;
+            }
+            if let Some((_, services)) = FATAL_PROBLEMS.iter().find(|(id, _)| *id == p.id) {
+                out.push(Fatal {
+                    services: services.to_vec(),
+                    id: p.id.clone(),
+                    message: p.message.clone(),
+                    loc: p.loc.clone(),
+                });
+            }
+        }
+        out
+    }
+}
+
 /// What the report is built from.
 #[derive(Clone, Debug)]
 pub struct CheckInput<'a> {

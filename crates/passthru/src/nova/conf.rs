@@ -7,7 +7,7 @@
 //!
 //! Pure: it parses text handed to it, with the file name only for messages.
 
-use super::conf_options::OPTIONS;
+use super::conf_options::{DEPRECATED, OPTIONS};
 use super::py::text;
 use serde::Serialize;
 
@@ -340,6 +340,34 @@ fn registered(group: &str, name: &str) -> Option<(OptKind, Option<&'static str>)
         .map(|(_, _, k, d)| (*k, *d))
 }
 
+/// The names oslo.config reads an option under: its own, then its deprecated names in
+/// the order nova declares them (from nova's registered options, never hand-written).
+pub fn option_names(group: &str, name: &str) -> Vec<(&'static str, &'static str)> {
+    let own = OPTIONS
+        .iter()
+        .find(|(g, n, _, _)| *g == group && *n == name)
+        .map(|(g, n, _, _)| (*g, *n));
+    own.into_iter()
+        .chain(
+            DEPRECATED
+                .iter()
+                .filter(|(g, n, _, _)| *g == group && *n == name)
+                .map(|(_, _, dg, dn)| (*dg, *dn)),
+        )
+        .collect()
+}
+
+/// The option a deprecated name stands for (`("DEFAULT", "pci_alias")` gives
+/// `("pci", "alias")`), `None` for a current or unknown name. `group` is compared
+/// after oslo.config's normalisation ([`normalize_group`]).
+pub fn deprecated_name_of(group: &str, name: &str) -> Option<(&'static str, &'static str)> {
+    let g = normalize_group(group);
+    DEPRECATED
+        .iter()
+        .find(|(_, _, dg, dn)| *dg == g && *dn == name)
+        .map(|(g, n, _, _)| (*g, *n))
+}
+
 /// Python's `str()` of a list of strings.
 fn py_list(items: &[String]) -> String {
     let parts: Vec<String> = items.iter().map(|s| text::repr_str(s)).collect();
@@ -652,15 +680,8 @@ impl NovaConf {
             }
             out
         };
-        conf.device_spec = subst_multi(
-            &[
-                ("pci", "device_spec"),
-                ("pci", "passthrough_whitelist"),
-                ("DEFAULT", "pci_passthrough_whitelist"),
-            ],
-            &mut conf,
-        );
-        conf.alias = subst_multi(&[("pci", "alias"), ("DEFAULT", "pci_alias")], &mut conf);
+        conf.device_spec = subst_multi(&option_names("pci", "device_spec"), &mut conf);
+        conf.alias = subst_multi(&option_names("pci", "alias"), &mut conf);
 
         let read_bool = |group: &str, name: &str, conf: &mut NovaConf| -> bool {
             let Some(a) = r.single(&[(group, name)]) else {
@@ -763,20 +784,20 @@ fn notes(files: &[IniFile]) -> Vec<ConfNote> {
         }
         for a in &f.assignments {
             let g = normalize_group(&a.section);
-            let msg = match (g.as_str(), a.key.as_str()) {
-                ("DEFAULT", "pci_passthrough_whitelist") | ("pci", "passthrough_whitelist") => Some((
+            let msg = match (deprecated_name_of(&a.section, &a.key), g.as_str(), a.key.as_str()) {
+                (Some(("pci", "device_spec")), _, _) => Some((
                     "conf.deprecated_name",
                     format!("[{}] {} is a deprecated name of [pci] device_spec; its values are used before every [pci] device_spec value, whatever the order in the file (first match wins)", a.section, a.key),
                 )),
-                ("DEFAULT", "pci_alias") => Some((
+                (Some(("pci", "alias")), _, _) => Some((
                     "conf.deprecated_name",
-                    "[DEFAULT] pci_alias is a deprecated name of [pci] alias; its values come first".to_string(),
+                    format!("[{}] {} is a deprecated name of [pci] alias; its values come first", a.section, a.key),
                 )),
-                ("DEFAULT", "scheduler_default_filters") => Some((
+                (_, "DEFAULT", "scheduler_default_filters") => Some((
                     "conf.scheduler_default_filters_ignored",
                     "[DEFAULT] scheduler_default_filters was removed in nova 24.0.0 (Xena) and is ignored: set [filter_scheduler] enabled_filters".to_string(),
                 )),
-                ("DEFAULT", "scheduler_available_filters") => Some((
+                (_, "DEFAULT", "scheduler_available_filters") => Some((
                     "conf.scheduler_available_filters_ignored",
                     "[DEFAULT] scheduler_available_filters was removed and is ignored: the option is [filter_scheduler] available_filters (its default already includes PciPassthroughFilter)".to_string(),
                 )),

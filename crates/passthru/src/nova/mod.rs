@@ -6,7 +6,9 @@
 //!   reads nova makes while doing so.
 //! - [`alias`] parses `[pci] alias`; [`flavor`] checks `pci_passthrough:alias`.
 //! - [`pools`] groups exposed devices as nova's PCI stats do and fits requests.
-//! - [`check`] builds the `nova check` report; [`render`] writes nova.conf lines.
+//! - [`check`] builds the `nova check` report ([`check::Report::fatal`] decides what
+//!   stops a nova service); [`render`] writes nova.conf lines; [`merge`] merges them
+//!   into an existing nova.conf (`render nova --write`, the Ansible module).
 //! - [`py`] reproduces the Python behaviour all of this runs through.
 //!
 //! Everything here is pure: host facts and file text go in, decisions come out.
@@ -21,6 +23,7 @@ mod conf_options;
 pub mod error;
 pub mod flavor;
 pub mod matching;
+pub mod merge;
 pub mod pools;
 pub mod py;
 pub mod render;

@@ -1,7 +1,7 @@
 //! One device block: the title line and the indented lines under it.
 
 use super::splice::Line;
-use crate::host::model::{PciDevice, PcieLink, Sriov};
+use crate::host::model::{PciDevice, PcieLink, Sriov, UnreadIds};
 use crate::pci::{DeviceId, PciAddress, VendorId};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -17,6 +17,18 @@ static HEAD: LazyLock<Regex> = LazyLock::new(|| {
 static TITLE_NN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?P<class>.*?)\s*\[(?P<cc>[0-9A-Fa-f]{4})\]:\s*(?P<names>.*?)\s*\[(?P<v>[0-9A-Fa-f]{4}):(?P<d>[0-9A-Fa-f]{4})\](?P<tail>.*)$")
         .expect("static regex")
+});
+/// A `-nn` title lspci cut short: it formats `Vendor Device [vvvv:dddd]` into a fixed
+/// buffer and ends an overlong one with `...` (pciutils lib/names.c `format_name`), so
+/// the ids are partly or wholly lost: `Class [cccc]: Intel Corporation Xeon ... [8086... (rev 02)`.
+/// The class, revision and prog-if are printed outside that buffer and stay whole.
+static TITLE_CUT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?P<class>.*?)\s*\[(?P<cc>[0-9A-Fa-f]{4})\]:\s*(?P<names>.*?)\.\.\.(?P<tail>(?:\s*\(.*)?)$")
+        .expect("static regex")
+});
+/// What is left of `[vvvv:dddd]` at the end of a cut title: `[8086`, `[8086:15`, `[80`.
+static IDS_CUT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\s*\[(?P<v>[0-9A-Fa-f]{0,4})(?::[0-9A-Fa-f]{0,3})?$").expect("static regex")
 });
 /// `lspci -n` title: `cccc: vvvv:dddd (rev xx) (prog-if xx)`.
 static TITLE_N: LazyLock<Regex> = LazyLock::new(|| {
@@ -114,6 +126,7 @@ struct SriovText {
 pub(super) fn parse(head: &Head<'_>, line: usize, body: &[&Line]) -> Result<Parsed, String> {
     let address = PciAddress::parse(head.address).map_err(|e| format!("line {line}: {e}"))?;
     let title = head.title.trim();
+    let mut unread = None;
     let (class16, vendor, device, class_name, raw_names, tail) = if let Some(c) =
         TITLE_NN.captures(title)
     {
@@ -134,6 +147,31 @@ pub(super) fn parse(head: &Head<'_>, line: usize, body: &[&Line]) -> Result<Pars
             None,
             c.name("tail").map_or("", |m| m.as_str()),
         )
+    } else if let Some(c) = TITLE_CUT.captures(title) {
+        // Keep the device with what the text carries; the vendor only when all four
+        // digits survived. Unread ids hold ffff, which no device has.
+        let names = &c["names"];
+        let (vendor, names) = match IDS_CUT.captures(names) {
+            Some(ids) => {
+                let v = &ids["v"];
+                let cut = ids.get(0).map_or(names.len(), |m| m.start());
+                ((v.len() == 4).then(|| hex16(v)), &names[..cut])
+            }
+            None => (None, names),
+        };
+        unread = Some(if vendor.is_some() {
+            UnreadIds::Device
+        } else {
+            UnreadIds::VendorAndDevice
+        });
+        (
+            hex16(&c["cc"]),
+            vendor.unwrap_or(0xffff),
+            0xffff,
+            Some(c["class"].trim().to_string()),
+            Some(format!("{}...", names.trim())).filter(|n| n != "..."),
+            c.name("tail").map_or("", |m| m.as_str()),
+        )
     } else {
         return Err(format!(
                 "line {line}: skipped device {address}: its title has no '[cccc]: ... [vvvv:dddd]' class and ids (run lspci with -nn): '{}'",
@@ -150,6 +188,7 @@ pub(super) fn parse(head: &Head<'_>, line: usize, body: &[&Line]) -> Result<Pars
         device,
         (u32::from(class16) << 8) | u32::from(prog_if),
     );
+    d.unread_ids = unread;
     // lspci always knows the revision and prints `(rev xx)` only when it is not 0.
     d.revision = Some(
         REV.captures(tail)

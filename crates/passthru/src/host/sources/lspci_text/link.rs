@@ -1,6 +1,7 @@
 //! Facts that need every block: vendor names, VF <-> PF links, upstream bridges.
 
 use super::block::Parsed;
+use crate::host::model::UnreadIds;
 use crate::pci::{PciAddress, PciIds};
 use std::collections::HashMap;
 
@@ -90,8 +91,15 @@ pub(super) fn link_vfs(parsed: &mut [Parsed]) -> Vec<String> {
             };
             if let Some(&vi) = at.get(&addr) {
                 let vf = &parsed[vi].device;
-                let ids_fit = vf.vendor_id == pf.vendor_id
-                    && !matches!(s.vf_device_id, Some(id) if id != vf.device_id);
+                // A VF whose title lspci cut short fits on the ids the text kept.
+                let ids_fit = match vf.unread_ids {
+                    None => {
+                        vf.vendor_id == pf.vendor_id
+                            && !matches!(s.vf_device_id, Some(id) if id != vf.device_id)
+                    }
+                    Some(UnreadIds::Device) => vf.vendor_id == pf.vendor_id,
+                    Some(UnreadIds::VendorAndDevice) => true,
+                };
                 if vi != pi && ids_fit {
                     links.push((pi, vi, index));
                 }
@@ -101,6 +109,15 @@ pub(super) fn link_vfs(parsed: &mut [Parsed]) -> Vec<String> {
             }
         }
     }
+    let vf_ids: Vec<_> = parsed
+        .iter()
+        .map(|p| {
+            let sr = p.device.sriov.as_ref().and_then(|s| s.vf_device_id);
+            // A PF's own cut title may lose its device id, never the capability's.
+            let vendor_known = p.device.unread_ids != Some(UnreadIds::VendorAndDevice);
+            (p.device.vendor_id, sr.filter(|_| vendor_known))
+        })
+        .collect();
     for (pi, vi, index) in links {
         let pf_addr = parsed[pi].device.address;
         let num = parsed[pi].device.sriov.as_ref().map_or(0, |s| s.num_vfs);
@@ -114,6 +131,14 @@ pub(super) fn link_vfs(parsed: &mut [Parsed]) -> Vec<String> {
         }
         vf.physfn = Some(pf_addr);
         vf.vf_index = Some(index);
+        // The PF's capability names the VF's ids: what a cut title lost is known again.
+        if vf.unread_ids.is_some() {
+            if let Some(id) = vf_ids[pi].1 {
+                vf.vendor_id = vf_ids[pi].0;
+                vf.device_id = id;
+                vf.unread_ids = None;
+            }
+        }
         let vf_addr = vf.address;
         if index >= num {
             warnings.push(format!(

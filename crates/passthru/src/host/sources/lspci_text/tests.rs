@@ -233,3 +233,70 @@ fn every_cut_and_shuffle_of_a_real_capture_parses_or_is_empty() {
         let _ = parse_lspci(&lines.join("\n"), Path::new("shuffled"));
     }
 }
+
+#[test]
+fn titles_lspci_cut_short_keep_their_devices() {
+    use crate::host::model::UnreadIds;
+    // Xeon uncore functions on a two-socket server: pci.ids names so long that lspci's
+    // buffer ends them with `...`, cutting the ids at any point.
+    let text = "\
+7f:0e.0 Performance counters [1101]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Power Control Unit Thermal & RAS Registers [8086... (rev 01)
+\tSubsystem: Intel Corporation Device [8086:0000]
+\tKernel driver in use: hswep_uncore
+\tNUMA node: 0
+\tIOMMU group: 41
+
+7f:0e.1 Performance counters [1101]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Power Control Unit Thermal & RAS Registers [8086:6f... (rev 01)
+\tIOMMU group: 41
+
+7f:0e.2 Performance counters [1101]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Power Control Unit Thermal & RAS Registers [80... (rev 01)
+
+7f:0e.3 System peripheral [0880]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Power Control Unit Thermal & RAS Regis... (prog-if 01)
+\tNUMA node: 1
+";
+    let h = parse(text);
+    assert_eq!(h.devices.len(), 4, "{:?}", h.warnings);
+    assert!(h.warnings.is_empty(), "{:?}", h.warnings);
+    let d = h.device(&a("7f:0e.0")).unwrap();
+    assert_eq!(d.unread_ids, Some(UnreadIds::Device));
+    assert_eq!(d.id_pair(), "8086:????");
+    assert_eq!(d.class.0, 0x110100);
+    assert_eq!(d.revision, Some(1));
+    assert_eq!(d.driver.as_deref(), Some("hswep_uncore"));
+    assert_eq!((d.numa_node, d.iommu_group), (Some(0), Some(41)));
+    // The names keep what was printed, marked as cut; the id fragment is not a name.
+    assert_eq!(
+        d.names.vendor.as_deref(),
+        Some("Intel Corporation"),
+        "learned from the Subsystem line's `Device [8086:0000]`"
+    );
+    assert_eq!(
+        d.names.device.as_deref(),
+        Some(
+            "Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Power Control Unit Thermal & RAS Registers..."
+        )
+    );
+    assert_eq!(h.device(&a("7f:0e.1")).unwrap().id_pair(), "8086:????");
+    let d = h.device(&a("7f:0e.2")).unwrap();
+    assert_eq!(
+        d.unread_ids,
+        Some(UnreadIds::VendorAndDevice),
+        "two digits are no vendor"
+    );
+    assert_eq!(d.id_pair(), "????:????");
+    let d = h.device(&a("7f:0e.3")).unwrap();
+    assert_eq!(d.class.0, 0x088001, "prog-if outside the cut survives");
+    assert_eq!(
+        (d.unread_ids, d.numa_node),
+        (Some(UnreadIds::VendorAndDevice), Some(1))
+    );
+    // Snapshots keep the state; complete devices say null.
+    let json = serde_json::to_value(&h).unwrap();
+    assert_eq!(json["devices"][0]["unread_ids"], "device");
+    assert_eq!(json["devices"][2]["unread_ids"], "vendor_and_device");
+    let back: Host = serde_json::from_value(json).unwrap();
+    assert_eq!(back.devices, h.devices);
+    let whole = parse(PF_AND_VFS);
+    let json = serde_json::to_value(&whole).unwrap();
+    assert!(json["devices"][0]["unread_ids"].is_null());
+}

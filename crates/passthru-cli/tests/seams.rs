@@ -1,0 +1,233 @@
+//! Seams between commands (issue 9): where one command's verdict or output is another's
+//! input, the commands must agree. Each test runs the real binary on one fake tree and
+//! feeds one command's output to the next.
+
+use passthru_testsupport::{bdf, DeviceSpec, HostSpec, LinkSpec, PortType};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn passthru(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .expect("run passthru")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", out(o), err(o)))
+}
+
+/// The findings of a doctor/verify JSON report with this id (and device).
+fn with_id<'a>(v: &'a Value, id: &str, dev: &str) -> Vec<&'a Value> {
+    let mut all = Vec::new();
+    collect(v, &mut all);
+    all.into_iter()
+        .filter(|f| f["id"] == id && f["device"].as_str() == Some(dev))
+        .collect()
+}
+
+fn collect<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("id") && m.contains_key("severity") {
+                out.push(v);
+            }
+            m.values().for_each(|x| collect(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+        _ => {}
+    }
+}
+
+/// An Intel host with the IOMMU on and vfio-pci loaded: a GPU (01:00.0) on vfio-pci and
+/// its HDMI audio function (01:00.1) on `audio_driver`, both in IOMMU group 1 behind a
+/// root port.
+fn gpu_host(audio_driver: &str) -> HostSpec {
+    let mut h = HostSpec::new()
+        .numa_node(0, "0-3")
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz root=/dev/sda1 ro intel_iommu=on iommu=pt")
+        .driver("vfio-pci", None)
+        .file(
+            "proc/cpuinfo",
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vmx ept\n",
+        )
+        .file("dev/kvm", "")
+        .file("dev/vfio/vfio", "")
+        .file("dev/vfio/1", "")
+        .file(
+            "proc/modules",
+            "vfio_pci 16384 0 - Live 0x0\nvfio_iommu_type1 45056 0 - Live 0x0\nvfio 61440 2 vfio_pci,vfio_iommu_type1, Live 0x0\nkvm_intel 380928 0 - Live 0x0\nkvm 1142784 1 kvm_intel, Live 0x0\n",
+        );
+    h.devices.push(
+        DeviceSpec::new(bdf("0000:00:01.0"), 0x8086, 0x1901, 0x060400)
+            .pcie(PortType::RootPort, Some(LinkSpec::full(8.0, 16)))
+            .driver("pcieport")
+            .group(1)
+            .numa(0),
+    );
+    for (f, dev, class, drv) in [
+        (0u8, 0x1b80u16, 0x030000u32, "vfio-pci"),
+        (1, 0x10f0, 0x040300, audio_driver),
+    ] {
+        h.devices.push(
+            DeviceSpec::new(bdf(&format!("0000:01:00.{f}")), 0x10de, dev, class)
+                .parent(bdf("0000:00:01.0"))
+                .driver(drv)
+                .group(1)
+                .numa(0)
+                .pcie(PortType::Endpoint, Some(LinkSpec::full(8.0, 16)))
+                .reset_method("flr"),
+        );
+    }
+    h
+}
+
+fn domain(devices: &str) -> String {
+    format!(
+        "<domain type='kvm'><name>gpu-guest</name><memory>131072</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices>{devices}</devices></domain>\n"
+    )
+}
+
+const GPU_HOSTDEV: &str = "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>";
+
+/// Issue 9, defect 4: a GPU on vfio-pci whose audio function is still on
+/// snd_hda_intel. doctor, why, verify, render libvirt and bind ask the one ownership
+/// rule, so all five say the group is not viable; once the audio function is on
+/// vfio-pci too, all five say it is.
+#[test]
+fn one_group_one_verdict_across_doctor_why_verify_render_and_bind() {
+    let t = tempfile::tempdir().unwrap();
+    gpu_host("snd_hda_intel").write(t.path()).unwrap();
+    let root = t.path();
+    let gpu = "0000:01:00.0";
+
+    // doctor: the GPU's group fails, naming the audio function and its driver.
+    let o = passthru(root, &["doctor", "--json"]);
+    let v = json(&o);
+    let f = with_id(&v, "device.group-shared", gpu);
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert_eq!(f[0]["severity"], "fail", "{v:#}");
+    let m = f[0]["message"].as_str().unwrap();
+    assert!(
+        m.contains("0000:01:00.1") && m.contains("snd_hda_intel"),
+        "{m}"
+    );
+    assert!(
+        f[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("passthru bind 0000:01:00.0 --group --vfio"),
+        "{f:?}"
+    );
+    assert_eq!(o.status.code(), Some(2));
+
+    // why: the chain breaks at the group.
+    let o = passthru(root, &["why", gpu]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        out(&o).contains("the chain breaks at 'group'"),
+        "{}",
+        out(&o)
+    );
+
+    // verify: a guest with the GPU alone fails on the group.
+    let d = tempfile::tempdir().unwrap();
+    let xml = d.path().join("guest.xml");
+    std::fs::write(&xml, domain(GPU_HOSTDEV)).unwrap();
+    let o = passthru(root, &["verify", xml.to_str().unwrap(), "--json"]);
+    let v = json(&o);
+    let f = with_id(&v, "libvirt.device.group", gpu);
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert_eq!(f[0]["severity"], "fail", "{v:#}");
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0000:01:00.1 (snd_hda_intel)"),
+        "{f:?}"
+    );
+    assert_eq!(o.status.code(), Some(2));
+
+    // render libvirt: refused, for the same member.
+    let o = passthru(root, &["render", "libvirt", gpu]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        err(&o).contains("0000:01:00.1 (snd_hda_intel)") && out(&o).is_empty(),
+        "{}",
+        err(&o)
+    );
+
+    // bind: refused although the GPU itself is on vfio-pci already; --group takes
+    // the audio function along.
+    let o = passthru(root, &["bind", gpu, "--vfio"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", out(&o), err(&o));
+    assert!(
+        err(&o).contains("also holds 0000:01:00.1") && err(&o).contains("snd_hda_intel"),
+        "{}",
+        err(&o)
+    );
+    let o = passthru(root, &["bind", gpu, "--group", "--vfio"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(
+        out(&o).contains("write 0000:01:00.1 to sys/bus/pci/drivers/snd_hda_intel/unbind"),
+        "{}",
+        out(&o)
+    );
+
+    // Both functions rendered together, fed to verify: the group is the guest's.
+    let o = passthru(root, &["render", "libvirt", gpu, "0000:01:00.1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    std::fs::write(&xml, domain(&out(&o))).unwrap();
+    let o = passthru(root, &["verify", xml.to_str().unwrap(), "--json"]);
+    let v = json(&o);
+    let f = with_id(&v, "libvirt.device.group", gpu);
+    assert_eq!(f[0]["severity"], "pass", "{v:#}");
+
+    // The audio function on vfio-pci: every command says the group is viable.
+    let t = tempfile::tempdir().unwrap();
+    gpu_host("vfio-pci").write(t.path()).unwrap();
+    let root = t.path();
+    let v = json(&passthru(root, &["doctor", "--json"]));
+    assert_eq!(
+        with_id(&v, "device.group-shared", gpu)[0]["severity"],
+        "pass",
+        "{v:#}"
+    );
+    let o = passthru(root, &["why", gpu, "--json"]);
+    let v = json(&o);
+    assert_eq!(
+        with_id(&v, "device.group-shared", gpu)[0]["severity"],
+        "pass",
+        "{v:#}"
+    );
+    let o = passthru(root, &["render", "libvirt", gpu]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    std::fs::write(&xml, domain(&out(&o))).unwrap();
+    let v = json(&passthru(
+        root,
+        &["verify", xml.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(
+        with_id(&v, "libvirt.device.group", gpu)[0]["severity"],
+        "pass",
+        "{v:#}"
+    );
+    let o = passthru(root, &["bind", gpu, "--vfio"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    // (it only pins the GPU's driver_override; the audio function is left alone).
+    assert!(!out(&o).contains("01:00.1"), "{}", out(&o));
+}
