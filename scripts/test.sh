@@ -26,6 +26,8 @@ if command -v apt-get >/dev/null; then
     libxml2-utils augeas-tools hyperfine jq systemd python3-venv >/dev/null
   # man-db and groff render `passthru man` in tests/completions.rs (man -l).
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq man-db groff-base >/dev/null
+  # Fleet tests (crates/passthru-testsupport/src/sshd.rs): real sshd on 127.0.0.2.., the ssh client.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssh-server openssh-client >/dev/null
 fi
 
 # Debian's packaged rustc is older than the workspace's rust-version: use rustup.

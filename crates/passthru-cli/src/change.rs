@@ -4,7 +4,7 @@
 use crate::context::Ctx;
 use crate::output::{emit, print_json};
 use anyhow::{bail, Result};
-use passthru::change::executor::{ExecReport, Executor, Replanner};
+use passthru::change::executor::{Convergence, ExecReport, Executor, ProgressFn, Replanner};
 use passthru::change::plan::Plan;
 use passthru::change::{ChangeError, Refusal};
 use passthru::host::change_facts::ChangeFacts;
@@ -104,6 +104,9 @@ pub fn ssh_connection() -> Option<String> {
 
 /// The command line, for the journal.
 pub fn command_line() -> String {
+    if let Some(c) = JOURNAL_COMMAND.get() {
+        return c.clone();
+    }
     std::env::args()
         .map(|a| passthru::change::plan::shell_word(&a))
         .collect::<Vec<_>>()
@@ -178,85 +181,80 @@ pub fn refused(ctx: &Ctx, name: &str, e: ChangeError) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT_ERROR))
 }
 
+/// What a change command came to, before anything is printed: the CLI prints it as
+/// text or JSON, the Ansible modules as their result. One code path for both.
+pub enum Outcome {
+    /// Only planned: no `--yes` (check mode), or nothing to do.
+    Planned {
+        /// The plan (with the warnings about unfinished change sets).
+        plan: Plan,
+        /// Whether the host already is as planned, when there is nothing to do (or
+        /// `--yes` found nothing to do).
+        convergence: Option<Convergence>,
+    },
+    /// Executed as a change set.
+    Applied {
+        /// What the executor did.
+        report: ExecReport,
+        /// Whether a reboot is needed for the change to take effect.
+        reboot_required: bool,
+        /// Parts of the request left out.
+        skipped: Vec<String>,
+        /// What the command adds about the host afterwards.
+        summary: Vec<String>,
+    },
+}
+
+/// Called right before the executor starts, with the plan it runs (the CLI prints it).
+pub type BeforeFn<'a> = dyn FnMut(&Plan) + 'a;
+
+/// The command line the journal records, when it is not this process's own (the
+/// Ansible modules record the module and its arguments).
+static JOURNAL_COMMAND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records `command` as the command line of every change set this process makes.
+pub fn set_journal_command(command: String) {
+    let _ = JOURNAL_COMMAND.set(command);
+}
+
 impl Change<'_> {
-    /// Shows the plan, or runs it with `--yes`, then reports.
-    pub fn run(
+    /// Plans only (no `--yes`), or runs the plan through the executor with `--yes`,
+    /// journaled; nothing is printed. `progress` receives the executor's lines.
+    pub fn perform(
         self,
-        ctx: &Ctx,
         mut plan: Plan,
         replan: &mut Replanner<'_>,
         summary: &Summary<'_>,
-    ) -> Result<ExitCode> {
-        let json = ctx.json();
+        before: &mut BeforeFn<'_>,
+        progress: Option<ProgressFn>,
+    ) -> Result<Outcome> {
         plan.warnings
             .extend(unfinished_warnings(&self.root, self.undoes.as_deref()));
         if !self.args.yes || (plan.is_empty() && plan.deferred.is_empty()) {
             let converged = (self.args.yes || plan.is_empty()) && plan.deferred.is_empty();
-            let conv = if converged {
+            let convergence = if converged {
                 let ex = Executor::open(&self.root, self.args.timeout)?;
                 Some(ex.check(&plan.expect))
             } else {
                 None
             };
-            if json {
-                print_json(&ChangeJson {
-                    command: self.name,
-                    plan: Some(&plan),
-                    refused: &[],
-                    applied: false,
-                    result: None,
-                    converged: conv.as_ref().map(|c| c.converged),
-                    reboot_required: plan.reboot_required,
-                    skipped: &plan.skipped,
-                    summary: &[],
-                })?;
-            } else {
-                let mut s = plan_text(&self.root, &plan);
-                if plan.is_empty() && plan.deferred.is_empty() {
-                    if let Some(c) = &conv {
-                        if !c.converged {
-                            for ch in c.checks.iter().filter(|c| c.ok == Some(false)) {
-                                let _ = writeln!(
-                                    s,
-                                    "  but: {} does not hold ({})",
-                                    ch.expect,
-                                    ch.detail.clone().unwrap_or_default()
-                                );
-                            }
-                        }
-                    }
-                } else {
-                    s.push_str("Nothing was changed: run again with --yes to apply this plan.\n");
-                }
-                emit(&s)?;
-            }
-            let ok = conv.as_ref().map(|c| c.converged).unwrap_or(true);
-            return Ok(if !ok {
-                ExitCode::from(EXIT_ERROR)
-            } else if !plan.skipped.is_empty() {
-                ExitCode::from(EXIT_SKIPPED)
-            } else {
-                ExitCode::SUCCESS
-            });
+            return Ok(Outcome::Planned { plan, convergence });
         }
         let mut ex = Executor::open(&self.root, self.args.timeout)?;
-        if !json {
-            emit(&plan_text(&self.root, &plan))?;
-            ex.on_progress(Box::new(|line: &str| {
-                let _ = emit(&format!("{line}\n"));
-            }));
-        }
+        before(&plan);
+        let mut progress = progress;
         let mut cs = ex.begin(&command_line(), &plan.title)?;
         cs.undoes = self.undoes.clone();
-        if !json {
-            emit(&format!("Applying as change set {}:\n", cs.id))?;
+        if let Some(p) = progress.as_mut() {
+            p(&format!("Applying as change set {}:", cs.id));
         }
-        let reboot = plan.reboot_required;
+        if let Some(p) = progress {
+            ex.on_progress(p);
+        }
+        let reboot_required = plan.reboot_required;
         let skipped = plan.skipped.clone();
         let report = ex.execute(&mut cs, plan, replan);
-        let converged = report.convergence.as_ref().map(|c| c.converged);
-        let ok = report.failure.is_none() && converged == Some(true);
-        let after = if report.failure.is_none() {
+        let summary = if report.failure.is_none() {
             ex.read_host().map(|h| summary(&h)).unwrap_or_default()
         } else {
             Vec::new()
@@ -268,37 +266,130 @@ impl Change<'_> {
                 ex.mark_undone(&mut o, &cs.id)?;
             }
         }
-        if json {
-            print_json(&ChangeJson {
-                command: self.name,
-                plan: None,
-                refused: &[],
-                applied: report.failure.is_none(),
-                result: Some(&report),
-                converged,
-                reboot_required: reboot,
-                skipped: &skipped,
-                summary: &after,
-            })?;
-        } else {
-            let mut text = render_report(&self.root, &report, reboot, &after);
-            if ok && !skipped.is_empty() {
-                let _ = writeln!(
-                    text,
-                    "Skipped {} part(s) of the request (listed in the plan above): exit 1.",
-                    skipped.len()
-                );
-            }
-            emit(&text)?;
-        }
-        Ok(if !ok {
-            ExitCode::from(EXIT_ERROR)
-        } else if !skipped.is_empty() {
-            ExitCode::from(EXIT_SKIPPED)
-        } else {
-            ExitCode::SUCCESS
+        Ok(Outcome::Applied {
+            report,
+            reboot_required,
+            skipped,
+            summary,
         })
     }
+
+    /// Shows the plan, or runs it with `--yes`, then reports.
+    pub fn run(
+        self,
+        ctx: &Ctx,
+        plan: Plan,
+        replan: &mut Replanner<'_>,
+        summary: &Summary<'_>,
+    ) -> Result<ExitCode> {
+        let json = ctx.json();
+        let name = self.name;
+        let root = self.root.clone();
+        let mut before = |p: &Plan| {
+            if !json {
+                let _ = emit(&plan_text(&root, p));
+            }
+        };
+        let progress: Option<ProgressFn> = (!json).then(|| {
+            Box::new(|line: &str| {
+                let _ = emit(&format!("{line}\n"));
+            }) as ProgressFn
+        });
+        match self.perform(plan, replan, summary, &mut before, progress)? {
+            Outcome::Planned { plan, convergence } => {
+                print_planned(json, name, &root, &plan, convergence.as_ref())?;
+                let ok = convergence.as_ref().map(|c| c.converged).unwrap_or(true);
+                Ok(if !ok {
+                    ExitCode::from(EXIT_ERROR)
+                } else if !plan.skipped.is_empty() {
+                    ExitCode::from(EXIT_SKIPPED)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+            Outcome::Applied {
+                report,
+                reboot_required,
+                skipped,
+                summary,
+            } => {
+                let converged = report.convergence.as_ref().map(|c| c.converged);
+                let ok = report.failure.is_none() && converged == Some(true);
+                if json {
+                    print_json(&ChangeJson {
+                        command: name,
+                        plan: None,
+                        refused: &[],
+                        applied: report.failure.is_none(),
+                        result: Some(&report),
+                        converged,
+                        reboot_required,
+                        skipped: &skipped,
+                        summary: &summary,
+                    })?;
+                } else {
+                    let mut text = render_report(&root, &report, reboot_required, &summary);
+                    if ok && !skipped.is_empty() {
+                        let _ = writeln!(
+                            text,
+                            "Skipped {} part(s) of the request (listed in the plan above): exit 1.",
+                            skipped.len()
+                        );
+                    }
+                    emit(&text)?;
+                }
+                Ok(if !ok {
+                    ExitCode::from(EXIT_ERROR)
+                } else if !skipped.is_empty() {
+                    ExitCode::from(EXIT_SKIPPED)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+        }
+    }
+}
+
+/// Prints a plan that was not run (and, when there was nothing to do, whether the
+/// host already is as asked).
+fn print_planned(
+    json: bool,
+    name: &str,
+    root: &std::path::Path,
+    plan: &Plan,
+    conv: Option<&Convergence>,
+) -> Result<()> {
+    if json {
+        return print_json(&ChangeJson {
+            command: name,
+            plan: Some(plan),
+            refused: &[],
+            applied: false,
+            result: None,
+            converged: conv.map(|c| c.converged),
+            reboot_required: plan.reboot_required,
+            skipped: &plan.skipped,
+            summary: &[],
+        });
+    }
+    let mut s = plan_text(root, plan);
+    if plan.is_empty() && plan.deferred.is_empty() {
+        if let Some(c) = conv {
+            if !c.converged {
+                for ch in c.checks.iter().filter(|c| c.ok == Some(false)) {
+                    let _ = writeln!(
+                        s,
+                        "  but: {} does not hold ({})",
+                        ch.expect,
+                        ch.detail.clone().unwrap_or_default()
+                    );
+                }
+            }
+        }
+    } else {
+        s.push_str("Nothing was changed: run again with --yes to apply this plan.\n");
+    }
+    emit(&s)
 }
 
 /// The plan as text, with the unified diff of every file it edits (read from the root

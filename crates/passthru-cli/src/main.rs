@@ -1,5 +1,6 @@
 //! `passthru`: the thin command line over the `passthru` library.
 
+mod ansible;
 mod change;
 mod cli;
 mod commands;
@@ -13,6 +14,14 @@ use std::process::ExitCode;
 const EXIT_ERROR: u8 = 3;
 
 fn main() -> ExitCode {
+    // Started by Ansible as a module (under a module's name, or with its argument
+    // file): print one JSON object, nothing else.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(inv) = ansible::detect(&argv) {
+        return ansible::main(inv);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

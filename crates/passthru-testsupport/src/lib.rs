@@ -14,6 +14,7 @@ pub mod peer;
 pub mod scenarios;
 pub mod sim;
 pub mod spec;
+pub mod sshd;
 
 pub use fakehost::{FakeHost, FakeHostError, Function};
 pub use scenarios::scenario;

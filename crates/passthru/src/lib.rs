@@ -12,6 +12,7 @@
 //! - [`checks`] are the readiness checks of `doctor` and the causal chain of `why`.
 //! - [`libvirt`] reads domain XML, renders `<hostdev>` and node-device XML, and
 //!   verifies guests against facts; [`render`] writes other tools' configuration.
+//! - [`remote`] reaches other hosts over SSH: a remote host is one more source.
 #![deny(missing_docs)]
 
 pub mod change;
@@ -22,6 +23,7 @@ pub mod inventory;
 pub mod libvirt;
 pub mod nova;
 pub mod pci;
+pub mod remote;
 pub mod render;
 
 pub use error::{Error, Result};

@@ -5,8 +5,13 @@ use crate::context::Ctx;
 use anyhow::{Context as _, Result};
 use passthru::change::apply::{plan_apply, ApplyOptions};
 use passthru::change::hostfile;
+use passthru::change::hostfile::Desired;
 use passthru::change::persist::{DEFAULT_BINARY, HOST_FILE};
-use std::path::PathBuf;
+use passthru::change::plan::Plan;
+use passthru::change::ChangeError;
+use passthru::host::change_facts::ChangeFacts;
+use passthru::Host;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `passthru apply`.
@@ -38,34 +43,52 @@ pub struct Args {
     pub change: ChangeArgs,
 }
 
-/// Runs `passthru apply`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let root = change_root(ctx, "apply")?;
-    let file = args.file.clone().unwrap_or_else(|| root.join(HOST_FILE));
-    let bytes = std::fs::read(&file)
-        .with_context(|| format!("cannot read the host file {}", file.display()))?;
-    let desired = hostfile::parse(&bytes, &file)?;
+/// A planned `apply`: the first round's plan, and what later rounds need (binding
+/// the VFs the first round creates).
+pub struct Planned {
+    /// The first round.
+    pub plan: Plan,
+    desired: Desired,
+    later: ApplyOptions,
+    ssh: Option<String>,
+}
+
+impl Planned {
+    /// Plans a later round from fresh facts.
+    pub fn replan(&self, h: &Host, f: &ChangeFacts) -> Result<Plan, ChangeError> {
+        plan_apply(h, f, &self.desired, &self.later, self.ssh.as_deref())
+    }
+}
+
+/// Plans converging the root to `desired` (what `passthru apply` and the
+/// `passthru_apply` module both run); `Err(ChangeError)` inside is a refusal.
+pub fn plan(
+    ctx: &Ctx,
+    root: &Path,
+    desired: Desired,
+    boot: bool,
+    binary: Option<String>,
+    change: &ChangeArgs,
+) -> Result<Result<Planned, ChangeError>> {
     let host = ctx.host()?;
-    let facts = change_facts(&root)?;
+    let facts = change_facts(root)?;
     let ssh = ssh_connection();
     let opts = ApplyOptions {
-        boot: args.boot,
+        boot,
         runtime_only: false,
-        force: args.change.force,
-        timeout_secs: args.change.timeout,
-        binary: args
-            .binary
-            .clone()
+        force: change.force,
+        timeout_secs: change.timeout,
+        binary: binary
             .or_else(|| desired.file.persist.as_ref().and_then(|p| p.binary.clone()))
             .unwrap_or_else(|| DEFAULT_BINARY.to_string()),
     };
     let mut plan = match plan_apply(host, &facts, &desired, &opts, ssh.as_deref()) {
         Ok(p) => p,
-        Err(e) => return refused(ctx, "apply", e),
+        Err(e) => return Ok(Err(e)),
     };
     // The boot unit runs this path at every boot: a binary that is not there (passthru
     // run from a build directory) would leave the host without its VFs after a reboot.
-    if !args.boot && desired.persist() {
+    if !boot && desired.persist() {
         let bin = root.join(opts.binary.trim_start_matches('/'));
         let runnable = std::fs::metadata(&bin)
             .map(|m| {
@@ -77,23 +100,49 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             plan.warnings.push(format!(
                 "the boot unit runs {}, which {} does not have (or cannot execute): install passthru there, or give its path with --binary (or [persist] binary)",
                 opts.binary,
-                if root == std::path::Path::new("/") { "this host".to_string() } else { root.display().to_string() }
+                if root == Path::new("/") { "this host".to_string() } else { root.display().to_string() }
             ));
         }
     }
     // Later rounds only bind the VFs the first one created.
     let later = ApplyOptions {
         runtime_only: true,
-        ..opts.clone()
+        ..opts
     };
-    let mut replan = |h: &passthru::Host, f: &passthru::host::change_facts::ChangeFacts| {
-        plan_apply(h, f, &desired, &later, ssh.as_deref())
+    Ok(Ok(Planned {
+        plan,
+        desired,
+        later,
+        ssh,
+    }))
+}
+
+/// Runs `passthru apply`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = change_root(ctx, "apply")?;
+    let file = args.file.clone().unwrap_or_else(|| root.join(HOST_FILE));
+    let bytes = std::fs::read(&file)
+        .with_context(|| format!("cannot read the host file {}", file.display()))?;
+    let desired = hostfile::parse(&bytes, &file)?;
+    let mut planned = match plan(
+        ctx,
+        &root,
+        desired,
+        args.boot,
+        args.binary.clone(),
+        &args.change,
+    )? {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "apply", e),
     };
+    let first = std::mem::take(&mut planned.plan);
     Change {
         name: "apply",
         root,
         args: &args.change,
         undoes: None,
     }
-    .run(ctx, plan, &mut replan, &|_| Vec::new())
+    .run(ctx, first, &mut |h, f| planned.replan(h, f), &|_| {
+        Vec::new()
+    })
 }

@@ -7,9 +7,12 @@ use crate::context::Ctx;
 use anyhow::Result;
 use passthru::change::bind::{plan_bind, BindRequest, BindTarget};
 use passthru::change::persist::after_reboot_bind;
+use passthru::change::plan::Plan;
+use passthru::change::ChangeError;
 use passthru::host::resolve;
 use passthru::pci::PciAddress;
 use passthru::Host;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Arguments of `passthru bind`.
@@ -49,38 +52,35 @@ pub struct Args {
     pub change: ChangeArgs,
 }
 
-/// Runs `passthru bind`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let root = change_root(ctx, "bind")?;
+/// Plans moving devices between drivers (what `passthru bind` and the
+/// `passthru_bind` module both run): the devices that move and the plan;
+/// `Err(ChangeError)` inside is a refusal.
+pub fn plan(
+    ctx: &Ctx,
+    root: &Path,
+    devices: &[String],
+    target: BindTarget,
+    with_group: bool,
+    change: &ChangeArgs,
+) -> Result<Result<(Vec<PciAddress>, Plan), ChangeError>> {
     let host = ctx.host()?;
-    let devices: Vec<PciAddress> = resolve::resolve_all(host, &args.devices)?
+    let devices: Vec<PciAddress> = resolve::resolve_all(host, devices)?
         .iter()
         .map(|d| d.address)
         .collect();
-    let target = if args.vfio {
-        BindTarget::Vfio
-    } else if let Some(d) = &args.driver {
-        if d == "vfio-pci" || d == "vfio_pci" {
-            BindTarget::Vfio
-        } else {
-            BindTarget::Driver(d.clone())
-        }
-    } else {
-        BindTarget::Host
-    };
-    let facts = change_facts(&root)?;
+    let facts = change_facts(root)?;
     let ssh = ssh_connection();
     let req = BindRequest {
         devices,
         target,
-        with_group: args.group,
-        force: args.change.force,
-        timeout_secs: args.change.timeout,
+        with_group,
+        force: change.force,
+        timeout_secs: change.timeout,
     };
     let to_vfio = req.target == BindTarget::Vfio;
     let mut plan = match plan_bind(host, &facts, &req, ssh.as_deref()) {
         Ok(p) => p,
-        Err(e) => return refused(ctx, "bind", e),
+        Err(e) => return Ok(Err(e)),
     };
     let moved: Vec<PciAddress> = plan
         .expect
@@ -91,24 +91,52 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         })
         .collect();
     if !plan.is_empty() {
-        let installed = installed_host_file(&root, &mut plan);
+        let installed = installed_host_file(root, &mut plan);
         after_reboot_bind(host, installed.as_ref(), &moved, to_vfio, &mut plan);
     }
-    let summary = move |h: &Host| -> Vec<String> {
-        moved
-            .iter()
-            .filter_map(|a| h.device(a))
-            .map(|d| {
-                format!(
-                    "{} is on {} (IOMMU group {})",
-                    d.address,
-                    d.driver.as_deref().unwrap_or("no driver"),
-                    d.iommu_group
-                        .map(|g| g.to_string())
-                        .unwrap_or_else(|| "none".into())
-                )
-            })
-            .collect()
+    Ok(Ok((moved, plan)))
+}
+
+/// The target a driver name means (`vfio-pci` and `vfio_pci` are vfio-pci).
+pub fn target_for(driver: &str) -> BindTarget {
+    if driver == "vfio-pci" || driver == "vfio_pci" {
+        BindTarget::Vfio
+    } else {
+        BindTarget::Driver(driver.to_string())
+    }
+}
+
+/// What `bind` says after a change: each moved device's driver and group.
+pub fn summary(h: &Host, moved: &[PciAddress]) -> Vec<String> {
+    moved
+        .iter()
+        .filter_map(|a| h.device(a))
+        .map(|d| {
+            format!(
+                "{} is on {} (IOMMU group {})",
+                d.address,
+                d.driver.as_deref().unwrap_or("no driver"),
+                d.iommu_group
+                    .map(|g| g.to_string())
+                    .unwrap_or_else(|| "none".into())
+            )
+        })
+        .collect()
+}
+
+/// Runs `passthru bind`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = change_root(ctx, "bind")?;
+    let target = if args.vfio {
+        BindTarget::Vfio
+    } else if let Some(d) = &args.driver {
+        target_for(d)
+    } else {
+        BindTarget::Host
+    };
+    let (moved, plan) = match plan(ctx, &root, &args.devices, target, args.group, &args.change)? {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "bind", e),
     };
     Change {
         name: "bind",
@@ -116,5 +144,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         args: &args.change,
         undoes: None,
     }
-    .run(ctx, plan, &mut |_, _| Ok(Default::default()), &summary)
+    .run(ctx, plan, &mut |_, _| Ok(Default::default()), &|h| {
+        summary(h, &moved)
+    })
 }

@@ -6,6 +6,7 @@
 use crate::context::Ctx;
 use crate::output::{emit, print_json};
 use anyhow::Result;
+use passthru::checks::digest::{self, Entry};
 use passthru::checks::{self, Context, Finding, Report, Section, Severity};
 use passthru::host::resolve_all;
 use passthru::Host;
@@ -26,22 +27,41 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `doctor --json` (and the `passthru_doctor` module's result).
 #[derive(Serialize)]
-struct DoctorJson<'a> {
+pub struct DoctorJson<'a> {
     selection: checks::Selection,
     devices: Vec<String>,
     findings: &'a [Finding],
     summary: Option<&'a str>,
-    counts: Counts,
+    /// Findings per severity.
+    pub counts: Counts,
+}
+
+impl<'a> DoctorJson<'a> {
+    /// The JSON shape of a report.
+    pub fn of(report: &'a Report) -> Self {
+        DoctorJson {
+            selection: report.selection,
+            devices: report.devices.iter().map(|a| a.to_string()).collect(),
+            findings: &report.findings,
+            summary: report.summary.as_deref(),
+            counts: counts(&report.findings),
+        }
+    }
 }
 
 /// Number of findings per severity.
 #[derive(Serialize, Default, Debug, PartialEq, Eq)]
 pub struct Counts {
-    pass: usize,
-    info: usize,
-    warn: usize,
-    fail: usize,
+    /// PASS findings.
+    pub pass: usize,
+    /// INFO findings.
+    pub info: usize,
+    /// WARN findings.
+    pub warn: usize,
+    /// FAIL findings.
+    pub fail: usize,
 }
 
 fn counts(fs: &[Finding]) -> Counts {
@@ -64,13 +84,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let cctx = Context::doctor(host, named);
     let report = checks::run(&cctx);
     if ctx.json() {
-        print_json(&DoctorJson {
-            selection: report.selection,
-            devices: report.devices.iter().map(|a| a.to_string()).collect(),
-            findings: &report.findings,
-            summary: report.summary.as_deref(),
-            counts: counts(&report.findings),
-        })?;
+        print_json(&DoctorJson::of(&report))?;
     } else {
         emit(&render(host, &report, args.quiet))?;
     }
@@ -114,58 +128,125 @@ pub fn write_finding(s: &mut String, f: &Finding, width: usize, indent: &str) {
     }
 }
 
-/// The text report.
+/// How many address ranges a grouped finding names before "... N ranges in all".
+const MAX_RANGES: usize = 3;
+
+/// Writes digest entries: single findings as they are (under their device's line when
+/// `headers`), a finding shared by many devices once under the count and ranges.
+fn write_entries(s: &mut String, host: &Host, entries: &[Entry<'_>], width: usize, headers: bool) {
+    let mut current = None;
+    for e in entries {
+        match e {
+            Entry::One(f) => {
+                if headers && f.device != current {
+                    current = f.device;
+                    if let Some(d) = f.device.and_then(|a| host.device(&a)) {
+                        let _ = writeln!(s, "  {}", checks::describe(d));
+                    }
+                }
+                write_finding(s, f, width, "  ");
+            }
+            Entry::Many(g) => {
+                current = None;
+                let _ = writeln!(s, "  {}:", g.describe(host, MAX_RANGES));
+                write_finding(s, &g.finding, width, "  ");
+                let f = &g.finding;
+                let said = |t: &str| {
+                    [Some(&f.message), f.why.as_ref(), f.fix.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|x| x.contains(t))
+                };
+                let mut legend = Vec::new();
+                if said(digest::DEV) {
+                    legend.push(format!("{} is each device's address", digest::DEV));
+                }
+                if said(digest::GROUP) {
+                    legend.push(format!("{} its IOMMU group", digest::GROUP));
+                }
+                if said(digest::NETDEV) {
+                    legend.push(format!("{} its network interface", digest::NETDEV));
+                }
+                if f.severity != Severity::Pass && !legend.is_empty() {
+                    let _ = writeln!(s, "      ({}; --json lists each)", legend.join(", "));
+                }
+            }
+        }
+    }
+}
+
+/// The width of the `Checking ...` column over everything that will be printed.
+fn label_width<'a>(fs: impl Iterator<Item = &'a Finding>) -> usize {
+    fs.map(|f| label(f).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(64)
+}
+
+/// The text report. Identical findings on many devices are said once with the count
+/// and the address ranges ([`digest`]); `--json` keeps every finding.
 pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
     let shown: Vec<&Finding> = r
         .findings
         .iter()
         .filter(|f| !quiet || f.severity != Severity::Pass)
         .collect();
-    let width = shown
-        .iter()
-        .map(|f| label(f).chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(64);
+    let section = |sec: Section| shown.iter().copied().filter(move |f| f.section == sec);
+    // Target devices' findings in target order, then findings about other devices (a
+    // target VF's PF, a PF whose VFs are requested).
+    let mut targets: Vec<&Finding> = Vec::new();
+    for a in &r.devices {
+        targets.extend(section(Section::Devices).filter(|f| f.device == Some(*a)));
+    }
+    let others: Vec<&Finding> = section(Section::Devices)
+        .filter(|f| f.device.is_none_or(|d| !r.devices.contains(&d)))
+        .collect();
+    let targets = digest::digest(host, &targets);
+    let others = digest::digest(host, &others);
+    // A module option or vfio-pci ids= reaches every VF of a kind: said once too.
+    let owners = digest::digest(host, &section(Section::Owners).collect::<Vec<_>>());
+    let entry_findings = |es: &'_ [Entry<'_>]| -> Vec<Finding> {
+        es.iter()
+            .map(|e| match e {
+                Entry::One(f) => (*f).clone(),
+                Entry::Many(g) => g.finding.clone(),
+            })
+            .collect()
+    };
+    let printed: Vec<Finding> = entry_findings(&targets)
+        .into_iter()
+        .chain(entry_findings(&others))
+        .chain(entry_findings(&owners))
+        .collect();
+    let width = label_width(
+        section(Section::Host)
+            .chain(section(Section::Configuration))
+            .chain(printed.iter()),
+    );
     let mut s = String::new();
-    let section = |sec: Section| shown.iter().filter(move |f| f.section == sec);
     if section(Section::Host).next().is_some() {
         let _ = writeln!(s, "Host");
         for f in section(Section::Host) {
             write_finding(&mut s, f, width, "  ");
         }
     }
-    let any_device_line = r
-        .devices
-        .iter()
-        .any(|a| section(Section::Devices).any(|f| f.device == Some(*a)));
-    if !r.devices.is_empty() && (!quiet || any_device_line) {
+    if !r.devices.is_empty() && (!quiet || !targets.is_empty()) {
         let _ = writeln!(s, "Devices ({})", r.selection.describe());
-        for a in &r.devices {
-            let fs: Vec<&&Finding> = section(Section::Devices)
-                .filter(|f| f.device == Some(*a))
-                .collect();
-            if quiet && fs.is_empty() {
-                continue;
-            }
-            if let Some(d) = host.device(a) {
-                let _ = writeln!(s, "  {}", checks::describe(d));
-            }
-            for f in fs {
-                write_finding(&mut s, f, width, "  ");
+        if !quiet {
+            // Devices with no finding at all still get their line.
+            let with: std::collections::HashSet<_> =
+                r.findings.iter().filter_map(|f| f.device).collect();
+            for a in r.devices.iter().filter(|a| !with.contains(a)) {
+                if let Some(d) = host.device(a) {
+                    let _ = writeln!(s, "  {}", checks::describe(d));
+                }
             }
         }
+        write_entries(&mut s, host, &targets, width, true);
     }
-    // Device findings about devices that are not targets (a target VF's PF, a PF whose
-    // VFs are requested).
-    let others: Vec<&&Finding> = section(Section::Devices)
-        .filter(|f| f.device.is_none_or(|d| !r.devices.contains(&d)))
-        .collect();
     if !others.is_empty() {
         let _ = writeln!(s, "Related devices");
-        for f in others {
-            write_finding(&mut s, f, width, "  ");
-        }
+        write_entries(&mut s, host, &others, width, false);
     }
     // Nothing meant for passthrough: the overview stands where the devices would.
     if let Some(sum) = &r.summary {
@@ -177,24 +258,25 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
             write_finding(&mut s, f, width, "  ");
         }
     }
-    if section(Section::Owners).next().is_some() {
+    if !owners.is_empty() {
         let _ = writeln!(
             s,
             "Other owners (what else sets VF counts and drivers at boot)"
         );
-        for f in section(Section::Owners) {
-            write_finding(&mut s, f, width, "  ");
-        }
+        write_entries(&mut s, host, &owners, width, false);
     }
-    let c = counts(&r.findings);
+    let _ = writeln!(s, "Summary: {}", summary_line(&counts(&r.findings)));
+    s
+}
+
+/// `3 passed, 0 info, 1 warning, 0 failures`.
+pub fn summary_line(c: &Counts) -> String {
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    let _ = writeln!(
-        s,
-        "Summary: {} passed, {} info, {}, {}",
+    format!(
+        "{} passed, {} info, {}, {}",
         c.pass,
         c.info,
         plural(c.warn, "warning"),
         plural(c.fail, "failure")
-    );
-    s
+    )
 }

@@ -247,13 +247,14 @@ pub fn describe(host: &Host, d: &PciDevice) -> String {
         );
         for (i, vf) in d.virtfns.iter().enumerate() {
             let v = host.device(vf);
-            let _ = writeln!(
-                s,
+            let line = format!(
                 "    VF {i}: {vf} {} {}",
                 v.and_then(|v| v.driver.clone())
                     .unwrap_or_else(|| "-".into()),
                 v.map(|v| v.netdevs.join(",")).unwrap_or_default()
             );
+            // A VF without a netdev (on vfio-pci) leaves no trailing space.
+            let _ = writeln!(s, "{}", line.trim_end());
         }
     }
     if let Some(pf) = d.physfn {

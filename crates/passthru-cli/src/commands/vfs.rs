@@ -6,9 +6,13 @@ use crate::change::{
 use crate::context::Ctx;
 use anyhow::{bail, Result};
 use passthru::change::persist::after_reboot_vfs;
+use passthru::change::plan::Plan;
 use passthru::change::vfs::{plan_vfs, VfsRequest};
+use passthru::change::ChangeError;
 use passthru::host::resolve;
+use passthru::pci::PciAddress;
 use passthru::Host;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Arguments of `passthru vfs`.
@@ -41,15 +45,22 @@ pub struct Args {
     pub change: ChangeArgs,
 }
 
-/// Runs `passthru vfs`.
-pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
-    let root = change_root(ctx, "vfs")?;
+/// Plans setting a PF's VF count (what `passthru vfs` and the `passthru_vfs` module
+/// both run): the PF's address and the plan; `Err(ChangeError)` inside is a refusal.
+pub fn plan(
+    ctx: &Ctx,
+    root: &Path,
+    pf: &str,
+    count: u32,
+    autoprobe: Option<bool>,
+    change: &ChangeArgs,
+) -> Result<Result<(PciAddress, Plan), ChangeError>> {
     let host = ctx.host()?;
-    let found = resolve::resolve(host, &args.pf)?;
+    let found = resolve::resolve(host, pf)?;
     if found.len() != 1 {
         bail!(
             "'{}' names {} devices ({}); give one PF address",
-            args.pf,
+            pf,
             found.len(),
             found
                 .iter()
@@ -58,46 +69,59 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 .join(", ")
         );
     }
-    let pf = found[0].address;
-    let facts = change_facts(&root)?;
+    let address = found[0].address;
+    let facts = change_facts(root)?;
     let ssh = ssh_connection();
     let req = VfsRequest {
-        pf,
-        count: args.count,
-        autoprobe: if args.no_autoprobe {
-            Some(false)
-        } else if args.autoprobe {
-            Some(true)
-        } else {
-            None
-        },
-        timeout_secs: args.change.timeout,
-        force: args.change.force,
+        pf: address,
+        count,
+        autoprobe,
+        timeout_secs: change.timeout,
+        force: change.force,
         boot: false,
     };
     let mut plan = match plan_vfs(host, &facts, &req, ssh.as_deref()) {
         Ok(p) => p,
-        Err(e) => return refused(ctx, "vfs", e),
+        Err(e) => return Ok(Err(e)),
     };
     if !plan.is_empty() {
-        let installed = installed_host_file(&root, &mut plan);
-        after_reboot_vfs(host, installed.as_ref(), found[0], args.count, &mut plan);
+        let installed = installed_host_file(root, &mut plan);
+        after_reboot_vfs(host, installed.as_ref(), found[0], count, &mut plan);
     }
-    let summary = move |h: &Host| -> Vec<String> {
-        let Some(d) = h.device(&pf) else {
-            return Vec::new();
-        };
-        let mut v = vec![format!("{pf} has {} VFs:", d.virtfns.len())];
-        for (i, a) in d.virtfns.iter().enumerate() {
-            let vf = h.device(a);
-            v.push(format!(
-                "  VF {i}: {a} {} {}",
-                vf.and_then(|x| x.driver.clone())
-                    .unwrap_or_else(|| "(no driver)".into()),
-                vf.map(|x| x.netdevs.join(",")).unwrap_or_default()
-            ));
-        }
-        v
+    Ok(Ok((address, plan)))
+}
+
+/// What `vfs` says after a change: the PF's VFs with their drivers and interfaces.
+pub fn summary(h: &Host, pf: &PciAddress) -> Vec<String> {
+    let Some(d) = h.device(pf) else {
+        return Vec::new();
+    };
+    let mut v = vec![format!("{pf} has {} VFs:", d.virtfns.len())];
+    for (i, a) in d.virtfns.iter().enumerate() {
+        let vf = h.device(a);
+        v.push(format!(
+            "  VF {i}: {a} {} {}",
+            vf.and_then(|x| x.driver.clone())
+                .unwrap_or_else(|| "(no driver)".into()),
+            vf.map(|x| x.netdevs.join(",")).unwrap_or_default()
+        ));
+    }
+    v
+}
+
+/// Runs `passthru vfs`.
+pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let root = change_root(ctx, "vfs")?;
+    let autoprobe = if args.no_autoprobe {
+        Some(false)
+    } else if args.autoprobe {
+        Some(true)
+    } else {
+        None
+    };
+    let (pf, plan) = match plan(ctx, &root, &args.pf, args.count, autoprobe, &args.change)? {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "vfs", e),
     };
     Change {
         name: "vfs",
@@ -105,5 +129,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         args: &args.change,
         undoes: None,
     }
-    .run(ctx, plan, &mut |_, _| Ok(Default::default()), &summary)
+    .run(ctx, plan, &mut |_, _| Ok(Default::default()), &|h| {
+        summary(h, &pf)
+    })
 }

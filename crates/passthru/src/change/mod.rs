@@ -11,11 +11,13 @@
 
 pub mod apply;
 pub mod bind;
+pub mod diff;
 pub mod errno;
 pub mod executor;
 pub mod hostfile;
 pub mod journal;
 pub mod kernel_args;
+pub mod nova_conf;
 pub mod persist;
 pub mod plan;
 pub mod safety;

@@ -10,6 +10,7 @@ pub mod args;
 pub mod config;
 pub mod conflict;
 pub mod device;
+pub mod digest;
 pub mod fix;
 pub mod host;
 pub mod nova_match;
@@ -76,7 +77,7 @@ pub enum Section {
 }
 
 /// One result of one check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Finding {
     /// Stable id of the check (`iommu.kernel-disabled`).
     pub id: &'static str,

@@ -48,6 +48,7 @@ pub const FILES: &[&str] = &[
     "etc/passthru/host.toml",
     "etc/systemd/system/passthru.service",
     "etc/systemd/system/multi-user.target.wants/passthru.service",
+    "etc/nova/nova.conf",
 ];
 
 /// Reads every change fact from a root.
