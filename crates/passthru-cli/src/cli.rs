@@ -53,6 +53,22 @@ pub struct GlobalArgs {
     /// Print JSON (the shapes are documented in docs/json.md).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Colour PASS green, WARN yellow, FAIL red: `auto` on a terminal unless NO_COLOR
+    /// is set, `always`, or `never`. JSON is never coloured.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+/// When to colour the text output.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set (or TERM=dumb).
+    #[default]
+    Auto,
+    /// Always, into pipes and files too.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Every command.

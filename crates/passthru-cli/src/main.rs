@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    output::init_color(cli.global.color, cli.global.json);
     let ctx = context::Ctx::new(cli.global.clone());
     match commands::run(&ctx, cli.command) {
         Ok(code) => code,

@@ -206,6 +206,10 @@ fn text(r: &VerifyReport, quiet: bool) -> String {
         plural(r.summary.warn, "warning"),
         plural(r.summary.fail, "failure")
     );
-    let _ = writeln!(s, "Verdict: {}", r.verdict.word());
+    let _ = writeln!(
+        s,
+        "Verdict: {}",
+        crate::output::paint(r.verdict, r.verdict.word())
+    );
     s
 }
