@@ -61,7 +61,7 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "owners",
-        "other owners: who else sets VF counts or drivers at boot",
+        "other owners of VF counts and drivers at boot",
         &["conflict.vf-count", "conflict.driver"],
     ),
     ("guest", "use by a guest", &["device.assigned-twice"]),
