@@ -3,6 +3,7 @@
 use crate::cli::ColorWhen;
 use passthru::checks::Severity;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
@@ -41,6 +42,45 @@ pub fn paint(sev: Severity, text: &str) -> String {
     format!("{}{text}{}", style.render(), style.render_reset())
 }
 
+thread_local! {
+    /// Where this thread's command output goes instead of stdout/stderr: a fleet run
+    /// reasons about each remote host in its own thread and collects what the
+    /// single-host command printed, to show it under that host.
+    static CAPTURE: RefCell<Option<Captured>> = const { RefCell::new(None) };
+}
+
+/// What a command printed while captured.
+#[derive(Default, Debug)]
+pub struct Captured {
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its warnings (what would have gone to stderr).
+    pub stderr: String,
+}
+
+/// Runs `f` with this thread's output captured, returning its result and the output.
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Captured) {
+    CAPTURE.with(|c| *c.borrow_mut() = Some(Captured::default()));
+    let r = f();
+    let out = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    (r, out)
+}
+
+/// Writes to the capture when there is one; `false` when output goes to the terminal.
+fn captured(bytes: &[u8], err: bool) -> bool {
+    CAPTURE.with(|c| match c.borrow_mut().as_mut() {
+        Some(cap) if err => {
+            cap.stderr.push_str(&String::from_utf8_lossy(bytes));
+            true
+        }
+        Some(cap) => {
+            cap.stdout.extend_from_slice(bytes);
+            true
+        }
+        None => false,
+    })
+}
+
 /// What a command found, mapped to the documented exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -67,6 +107,12 @@ impl From<Outcome> for ExitCode {
 /// than reading the host did.
 pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     use std::io::Write;
+    if CAPTURE.with(|c| c.borrow().is_some()) {
+        let mut buf = serde_json::to_vec_pretty(v)?;
+        buf.push(b'\n');
+        captured(&buf, false);
+        return Ok(());
+    }
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     // Back to io::Error, so a closed pipe is recognised as one.
     serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from)?;
@@ -79,7 +125,10 @@ pub fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 /// that vanished or could not be read), on stderr so JSON on stdout stays whole.
 pub fn print_warnings(host: &passthru::Host) {
     for w in &host.warnings {
-        eprintln!("passthru: warning: {w}");
+        let line = format!("passthru: warning: {w}\n");
+        if !captured(line.as_bytes(), true) {
+            eprint!("{line}");
+        }
     }
 }
 
@@ -87,6 +136,9 @@ pub fn print_warnings(host: &passthru::Host) {
 /// caller turns into a quiet exit, never a panic.
 pub fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
+    if captured(text.as_bytes(), false) {
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
