@@ -94,26 +94,29 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         ));
     }
     if s.collected {
-        let nova = s.nova.as_ref();
+        // nova.conf read by nova::conf (the one reader): values in nova's merged order.
+        let nova = s.nova.as_ref().map(crate::nova::conf::NovaConf::from_facts);
         let join = |vals: Option<Vec<String>>| match vals {
             None => "(no nova.conf)".to_string(),
             Some(v) if v.is_empty() => "(none)".to_string(),
             Some(v) => v.join(" | "),
         };
+        let values =
+            |pick: fn(&crate::nova::conf::NovaConf) -> &Vec<crate::nova::conf::ConfValue>| {
+                nova.as_ref().map(|r| match r {
+                    Ok(c) => pick(c).iter().map(|v| norm_space(&v.value)).collect(),
+                    Err(e) => vec![format!("(nova cannot read it: {})", e.message)],
+                })
+            };
         out.push((
             "nova.device_spec".into(),
             "nova [pci] device_spec".into(),
-            join(nova.map(|n| {
-                n.device_specs
-                    .iter()
-                    .map(|c| norm_space(&c.value))
-                    .collect()
-            })),
+            join(values(|c| &c.device_spec)),
         ));
         out.push((
             "nova.alias".into(),
             "nova [pci] alias".into(),
-            join(nova.map(|n| n.aliases.iter().map(|c| norm_space(&c.value)).collect())),
+            join(values(|c| &c.alias)),
         ));
         out.push((
             "qemu.cgroup_device_acl".into(),
