@@ -327,3 +327,42 @@ fn kernel_args_output_read_by_doctor() {
     assert_eq!(grub(), GRUB);
     assert_eq!(reboot(root)["severity"], "pass");
 }
+
+/// Issue 9, defect 10: the GPU driving the host console (sysfs boot_vga = 1). doctor
+/// and why warn, bind refuses it without --force and warns with it, render warns, all
+/// in the same words.
+#[test]
+fn the_boot_vga_gpu_is_warned_about_and_bind_refuses_it() {
+    let mut h = gpu_host("snd_hda_intel");
+    for d in h.devices.iter_mut() {
+        if d.address == bdf("0000:01:00.0") {
+            d.boot_vga = Some(true);
+            d.driver = Some("nouveau".into());
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let root = t.path();
+    let gpu = "0000:01:00.0";
+    let v = json(&passthru(root, &["doctor", gpu, "--json"]));
+    let f = with_id(&v, "device.boot-vga", gpu);
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert_eq!(f[0]["severity"], "warn");
+    let words = f[0]["message"].as_str().unwrap().to_string();
+    assert!(words.contains("drives the host console"), "{words}");
+    let v = json(&passthru(root, &["why", gpu, "--all", "--json"]));
+    assert_eq!(with_id(&v, "device.boot-vga", gpu)[0]["severity"], "warn");
+
+    let o = passthru(root, &["bind", gpu, "--group", "--vfio"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains(&words), "{}", err(&o));
+    let o = passthru(root, &["bind", gpu, "--group", "--vfio", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(
+        out(&o).contains(&format!("warning: --force: {gpu}: {words}")),
+        "{}",
+        out(&o)
+    );
+    let o = passthru(root, &["render", "libvirt", gpu, "0000:01:00.1"]);
+    assert!(err(&o).contains(&words), "{}", err(&o));
+}
