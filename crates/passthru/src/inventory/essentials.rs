@@ -183,12 +183,20 @@ impl Essentials {
             },
             devices,
             sriov,
+            // The host's nova.conf, read by nova::conf (the one reader) when no
+            // reading is given.
             nova: nova.map(NovaEssentials::of).or_else(|| {
-                host.system.nova.as_ref().map(|n| NovaEssentials {
-                    device_spec: n.device_specs.iter().map(|v| v.value.clone()).collect(),
-                    alias: n.aliases.iter().map(|v| v.value.clone()).collect(),
-                    errors: Vec::new(),
-                })
+                host.system
+                    .nova
+                    .as_ref()
+                    .map(|n| match NovaConf::from_facts(n) {
+                        Ok(c) => NovaEssentials::of(&c),
+                        Err(e) => NovaEssentials {
+                            device_spec: Vec::new(),
+                            alias: Vec::new(),
+                            errors: vec![e.to_string()],
+                        },
+                    })
             }),
         }
     }
