@@ -109,12 +109,7 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         out.push((
             "nova.device_spec".into(),
             "nova [pci] device_spec".into(),
-            join(nova.map(|n| {
-                n.device_spec
-                    .iter()
-                    .map(|c| norm_space(&c.value))
-                    .collect()
-            })),
+            join(nova.map(|n| n.device_spec.iter().map(|c| norm_space(&c.value)).collect())),
         ));
         out.push((
             "nova.alias".into(),
