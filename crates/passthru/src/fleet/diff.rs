@@ -94,7 +94,13 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         ));
     }
     if s.collected {
-        let nova = s.nova.as_ref();
+        // nova.conf's text read by the one nova.conf parser (an unreadable file shows
+        // as having no values).
+        let nova = s
+            .nova
+            .as_ref()
+            .map(|n| crate::nova::conf::NovaConf::from_facts(n).unwrap_or_default());
+        let nova = nova.as_ref();
         let join = |vals: Option<Vec<String>>| match vals {
             None => "(no nova.conf)".to_string(),
             Some(v) if v.is_empty() => "(none)".to_string(),
@@ -104,7 +110,7 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
             "nova.device_spec".into(),
             "nova [pci] device_spec".into(),
             join(nova.map(|n| {
-                n.device_specs
+                n.device_spec
                     .iter()
                     .map(|c| norm_space(&c.value))
                     .collect()
@@ -113,7 +119,7 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         out.push((
             "nova.alias".into(),
             "nova [pci] alias".into(),
-            join(nova.map(|n| n.aliases.iter().map(|c| norm_space(&c.value)).collect())),
+            join(nova.map(|n| n.alias.iter().map(|c| norm_space(&c.value)).collect())),
         ));
         out.push((
             "qemu.cgroup_device_acl".into(),
