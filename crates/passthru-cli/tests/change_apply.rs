@@ -320,6 +320,9 @@ fn files_only(
 
 #[test]
 fn the_rendered_unit_passes_systemd_analyze_verify() {
+    if !passthru_testsupport::peer::require_programs(&["systemd-analyze"]) {
+        return;
+    }
     let Some(m) = mount(&spec()) else { return };
     let root = m.root();
     let tmp = tempfile::tempdir().unwrap();
