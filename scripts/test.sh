@@ -44,6 +44,9 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# nova 34 from PyPI in a venv (created once): the cargo tests feed it the nova.conf files
+# `render nova --write` merges (crates/passthru-cli/tests/nova.rs).
+scripts/nova-diff/run.sh --setup
 cargo test --workspace -- --test-threads="$(nproc)"
 # The README's first command, on this machine's real /sys (a debug build: the tests
 # built it already).

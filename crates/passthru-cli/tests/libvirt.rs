@@ -506,8 +506,9 @@ fn from_this_vf_to_a_verdict_through_libvirt() {
     );
     // The running guest holds its VF (vfio-pci, its own group); the shut-off one gets
     // its igbvf VF at start (managed).
+    // 07:10.3's PF (eno4) has no carrier: verify warns as doctor does (issue 9).
     let o = passthru(t.path(), &["verify", "vf-guest", "iface-guest", "-c", &uri]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     let report = out(&o);
     assert!(report.contains("Guest vf-guest: running"), "{report}");
     assert!(
@@ -522,9 +523,26 @@ fn from_this_vf_to_a_verdict_through_libvirt() {
             "managed='yes': libvirt binds it to vfio-pci at start (now: igbvf)"
         )
     );
+    let (sev, msg, _) = check_line(&report, "0000:07:10.3 PF link (the VF's port)");
+    assert_eq!(
+        (sev, msg),
+        (
+            "WARN",
+            "its PF 0000:06:00.3: eno4 has no carrier (operstate down) with 2 VFs enabled"
+        )
+    );
+    let v = json(&passthru(t.path(), &["doctor", "07:10.3", "--json"]));
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "sriov.pf-no-carrier" && f["device"] == "0000:06:00.3")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(f["severity"], "warn");
+    assert!(msg.ends_with(f["message"].as_str().unwrap()), "{f}");
     // Both at once through --all, and no device given twice.
     let o = passthru(t.path(), &["verify", "--all", "-c", &uri, "-q"]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
 }
 
 fn fragment_schema(dir: &Path) -> String {

@@ -11,15 +11,7 @@ use passthru::nova::render::{render, RenderRequest};
 use passthru::pci::PciAddress;
 use passthru_testsupport::{scenarios, FakeHost};
 
-/// The first seed's nova.conf: the deprecated `[DEFAULT]` names.
-const SEED_CONF: &str = "\
-[DEFAULT]
-# from the seed: set on every compute and scheduler node
-pci_alias={\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\"}
-pci_passthrough_whitelist=[{\"vendor_id\": \"8086\", \"product_id\": \"1520\", \"physical_network\": \"physnet1\"}]
-scheduler_available_filters=nova.scheduler.filters.pci_passthrough_filter.PciPassthroughFilter
-scheduler_default_filters=RetryFilter,AvailabilityZoneFilter,RamFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,CoreFilter,PciPassthroughFilter
-";
+use passthru_testsupport::scenarios::I350_NOVA_CONF as SEED_CONF;
 
 fn host() -> Host {
     let tree = FakeHost::new(scenarios::i350()).write_temp().unwrap();
