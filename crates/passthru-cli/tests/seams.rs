@@ -423,3 +423,45 @@ fn a_missing_routing_table_is_not_known_not_a_pass() {
         assert_eq!(route(t.path()).0, want, "{table}");
     }
 }
+
+/// Issue 9, defect 15: `snapshot -o -` writes to stdout (read back by --snapshot), and
+/// `vfs PF 0x4` is 4, as the kernel's sriov_numvfs reads it.
+#[test]
+fn snapshot_to_stdout_and_vf_counts_as_the_kernel_reads_them() {
+    let t = tempfile::tempdir().unwrap();
+    passthru_testsupport::scenarios::i350()
+        .write(t.path())
+        .unwrap();
+    let o = passthru(t.path(), &["snapshot", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!t.path().join("-").exists(), "no file named '-'");
+    let d = tempfile::tempdir().unwrap();
+    let snap = d.path().join("host.json");
+    std::fs::write(&snap, &o.stdout).unwrap();
+    let a = passthru(t.path(), &["ls", "--json"]);
+    let b = Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .args(["--snapshot", snap.to_str().unwrap(), "ls", "--json"])
+        .output()
+        .unwrap();
+    let key = |v: Value| -> Vec<(Value, Value)> {
+        v["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["address"].clone(), d["driver"].clone()))
+            .collect()
+    };
+    let (a, b) = (key(json(&a)), key(json(&b)));
+    assert_eq!(a.len(), 15);
+    assert_eq!(a, b);
+
+    let four = passthru(t.path(), &["vfs", "eno1", "4"]);
+    assert_eq!(four.status.code(), Some(0), "{}", err(&four));
+    for n in ["0x4", "04"] {
+        let o = passthru(t.path(), &["vfs", "eno1", n]);
+        assert_eq!(out(&o), out(&four), "{n}");
+    }
+    let o = passthru(t.path(), &["vfs", "eno1", "0xz"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(err(&o).contains("is not a VF count"), "{}", err(&o));
+}

@@ -49,7 +49,7 @@ Description=passthru: SR-IOV VFs and vfio-pci bindings from /etc/passthru/host.t
 DefaultDependencies=no
 After=local-fs.target systemd-modules-load.service systemd-udev-trigger.service
 Wants=network-pre.target
-Before=network-pre.target libvirtd.service nova-compute.service openstack-nova-compute.service
+Before=network-pre.target libvirtd.service virtqemud.service nova-compute.service openstack-nova-compute.service
 Conflicts=shutdown.target
 Before=shutdown.target
 ConditionPathExists=/etc/passthru/host.toml
@@ -494,7 +494,11 @@ mod tests {
     #[test]
     fn the_unit_orders_before_network_libvirt_and_nova() {
         let u = render_unit("/usr/bin/passthru");
-        assert!(u.contains("Before=network-pre.target libvirtd.service nova-compute.service"));
+        // Monolithic libvirtd and the modular daemons (virtqemud, the default since
+        // libvirt 9 on Fedora/RHEL 9) both start guests: both wait for the VFs.
+        assert!(u.contains(
+            "Before=network-pre.target libvirtd.service virtqemud.service nova-compute.service"
+        ));
         assert!(u.contains("DefaultDependencies=no"));
         assert!(
             u.contains("ExecStart=/usr/bin/passthru apply --boot --yes /etc/passthru/host.toml")
