@@ -42,6 +42,10 @@ elif command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
+# neutron's option definitions and agent parsers, and jsonschema, for the render tests
+# (crates/passthru-cli/tests/render_peers.rs): a venv under target/, created once.
+scripts/peers-venv.sh >/dev/null
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # nova 34 from PyPI in a venv (created once): the cargo tests feed it the nova.conf files
