@@ -411,8 +411,37 @@ pub fn after_reboot_bind(
     }
     let one = lost.len() == 1;
     if to_vfio {
+        // A VF exists after a reboot only if the file sets its PF's count: apply
+        // refuses a VF address without it, so the suggestion carries that line too.
+        let mut sriov: Vec<String> = Vec::new();
+        for d in lost
+            .iter()
+            .filter_map(|a| PciAddress::parse(a).ok().and_then(|a| host.device(&a)))
+        {
+            let Some(pf) = d.physfn.and_then(|p| host.device(&p)) else {
+                continue;
+            };
+            let name = pf
+                .netdevs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| pf.address.to_string());
+            let n = pf.sriov.as_ref().map_or(0, |s| s.num_vfs);
+            let line = format!("[[sriov]] pf = \"{name}\" vfs = {n}");
+            if !sriov.contains(&line) {
+                sriov.push(line);
+            }
+        }
+        let with_pf = if sriov.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with `{}` (the VFs exist at boot only if the file creates them)",
+                sriov.join("`, `")
+            )
+        };
         plan.notes.push(format!(
-            "drivers and driver_override are runtime state: after a reboot {} {} back to {} host driver; to keep {} on vfio-pci, put `[vfio] devices = [\"{}\"]` in a host file and `passthru apply` it (docs/host-file.md)",
+            "drivers and driver_override are runtime state: after a reboot {} {} back to {} host driver; to keep {} on vfio-pci, put `[vfio] devices = [\"{}\"]`{with_pf} in a host file and `passthru apply` it (docs/host-file.md)",
             lost.join(", "),
             if one { "goes" } else { "go" },
             if one { "its" } else { "their" },
