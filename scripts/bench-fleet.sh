@@ -19,17 +19,16 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$S"; }
 trap cleanup EXIT
 target/debug/passthru-fakehost write --scenario i350 "$S/root" >/dev/null
-fleet() { # N DELAY NAME -> the ssh_config path
+fleet() { # N DELAY NAME: starts a fleet (not in a subshell, so its pid is kept to stop it)
   target/debug/passthru-sshd-fleet "$1" --delay "$2" --install "passthru=$PWD/$bin" \
     --ready "$S/$3.ready" --lifetime 1800 >/dev/null &
   pids+=($!)
   for _ in $(seq 600); do [ -s "$S/$3.ready" ] && break; sleep 0.1; done
-  cat "$S/$3.ready"
 }
 median() { jq -r '.results[0].median' "$1"; }
 
 # 1. Concurrency: 8 slow hosts vs 1.
-cfg=$(fleet 8 4 slow)
+fleet 8 4 slow; cfg=$(cat "$S/slow.ready")
 hosts8=$(for i in $(seq 8); do printf -- '--host h%s ' "$i"; done)
 hyperfine -N -i --runs "$runs" --export-json "$S/one.json" \
   "$bin --ssh-config $cfg --host h1 --remote-root $S/root doctor"
@@ -38,7 +37,7 @@ hyperfine -N -i --runs "$runs" --export-json "$S/eight.json" \
 one=$(median "$S/one.json"); eight=$(median "$S/eight.json")
 
 # 2. 16 plain hosts: passthru doctor vs ansible -m setup.
-cfg16=$(fleet 16 0 plain)
+fleet 16 0 plain; cfg16=$(cat "$S/plain.ready")
 hosts16=$(for i in $(seq 16); do printf -- '--host h%s ' "$i"; done)
 printf '[all]\n' > "$S/inv.ini"
 for i in $(seq 16); do echo "h$i" >> "$S/inv.ini"; done
