@@ -24,6 +24,9 @@ if command -v apt-get >/dev/null; then
     build-essential curl ca-certificates pkg-config \
     pciutils pci.ids libvirt-clients libvirt-daemon fuse3 libfuse3-dev \
     libxml2-utils augeas-tools hyperfine jq systemd python3-venv >/dev/null
+  # topo/report pictures: Chromium opens the pages (DOM, screenshot, network log),
+  # Graphviz lays out the DOT output.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium graphviz >/dev/null
   # man-db and groff render `passthru man` in tests/completions.rs (man -l).
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq man-db groff-base >/dev/null
   # Fleet tests (crates/passthru-testsupport/src/sshd.rs): real sshd on 127.0.0.2.., the ssh client.

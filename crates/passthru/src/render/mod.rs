@@ -5,6 +5,8 @@ pub mod k8s_device_plugin;
 pub mod neutron_sriov;
 pub mod opennebula;
 pub mod qemu_acl;
+pub mod report;
+pub mod topo;
 
 use crate::pci::PciAddress;
 
