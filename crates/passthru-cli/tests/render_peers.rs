@@ -104,6 +104,44 @@ fn neutron_loads_the_agent_and_ml2_settings_and_nova_takes_the_same_vfs() {
         })
         .collect();
     assert_eq!(exposed, [("0000:07:10.1", "physnet2")]);
+    // `nova check --physnet` on the rendered spec: a direct port on physnet2 gets
+    // 07:10.1 (07:10.5 is excluded from the agent, so not in the spec); on physnet3, none.
+    let ports = |physnet: &str| {
+        let o = passthru(
+            t.path(),
+            &[
+                "nova",
+                "check",
+                "--device-spec",
+                spec[0],
+                "--physnet",
+                physnet,
+                "--json",
+            ],
+        );
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            o.status.code(),
+            v["ports"]["vfs"].as_array().unwrap().clone(),
+        )
+    };
+    let (_, vfs) = ports("physnet2");
+    let usable: Vec<&str> = vfs
+        .iter()
+        .filter(|v| v["usable"] == true)
+        .map(|v| v["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(usable, ["0000:07:10.1"]);
+    let (code, vfs) = ports("physnet3");
+    assert_eq!(code, Some(2), "no VF for the port");
+    let why = vfs.iter().find(|v| v["address"] == "0000:07:10.1").unwrap();
+    assert!(
+        why["reason"]
+            .as_str()
+            .unwrap()
+            .contains("with physical_network physnet2, not physnet3"),
+        "{why}"
+    );
     let Some(py) = python("neutron.conf.plugins.ml2.config, neutron.plugins.ml2.drivers.mech_sriov.agent.common.config") else {
         return;
     };
