@@ -1,6 +1,6 @@
 //! Every check, in report order. Add a check here and nowhere else.
 
-use crate::checks::{config, device, host, sriov, Context, Finding, Section};
+use crate::checks::{config, conflict, device, host, sriov, Context, Finding, Section};
 
 /// A registered check.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +32,7 @@ pub const CHECKS: &[Check] = &[
     device::driver::CHECK,
     device::vfio_group_node::CHECK,
     device::reset::CHECK,
+    device::boot_vga::CHECK,
     device::numa::CHECK,
     device::default_route::CHECK,
     device::nova_listed::CHECK,
@@ -44,6 +45,8 @@ pub const CHECKS: &[Check] = &[
     config::nova_fatal::CHECK,
     config::nova_device_spec::CHECK,
     config::qemu_acl::CHECK,
+    conflict::vf_count::CHECK,
+    conflict::driver::CHECK,
 ];
 
 /// The check with an id.

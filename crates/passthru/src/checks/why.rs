@@ -39,6 +39,7 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "device.vfio-node-missing",
             "device.default-route",
             "device.no-reset",
+            "device.boot-vga",
         ],
     ),
     (
@@ -59,6 +60,11 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "config.qemu-acl-missing-group",
             "device.numa-unknown",
         ],
+    ),
+    (
+        "owners",
+        "other owners of VF counts and drivers at boot",
+        &["conflict.vf-count", "conflict.driver"],
     ),
     ("guest", "use by a guest", &["device.assigned-twice"]),
 ];

@@ -94,13 +94,17 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         ));
     }
     if s.collected {
-        // nova.conf as nova reads it (the facts carry the file's text).
-        let nova = s.nova.as_ref().map(crate::nova::conf::NovaConf::from_facts);
-        let values =
+        // nova.conf as nova reads it (the one parser, nova::conf): merged option
+        // names, substitutions; a file nova cannot parse is a value of its own.
+        let nova = s
+            .nova
+            .as_ref()
+            .map(|f| crate::nova::conf::NovaConf::from_facts(f).map_err(|e| e.to_string()));
+        let join =
             |pick: fn(&crate::nova::conf::NovaConf) -> &Vec<crate::nova::conf::ConfValue>| {
                 match &nova {
                     None => "(no nova.conf)".to_string(),
-                    Some(Err(_)) => "(nova.conf does not parse)".to_string(),
+                    Some(Err(e)) => format!("(unreadable: {e})"),
                     Some(Ok(c)) if pick(c).is_empty() => "(none)".to_string(),
                     Some(Ok(c)) => pick(c)
                         .iter()
@@ -112,12 +116,12 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         out.push((
             "nova.device_spec".into(),
             "nova [pci] device_spec".into(),
-            values(|c| &c.device_spec),
+            join(|c| &c.device_spec),
         ));
         out.push((
             "nova.alias".into(),
             "nova [pci] alias".into(),
-            values(|c| &c.alias),
+            join(|c| &c.alias),
         ));
         out.push((
             "qemu.cgroup_device_acl".into(),

@@ -39,8 +39,10 @@ pub struct SystemFacts {
     pub nova: Option<NovaConf>,
     /// `etc/libvirt/qemu.conf`, when present.
     pub qemu_conf: Option<QemuConf>,
-    /// Interfaces that carry a default route (`proc/net/route`, destination 0/0).
-    pub default_route_interfaces: Vec<String>,
+    /// Interfaces that carry a default route (`proc/net/route`, destination 0/0);
+    /// `None` when neither `proc/net/route` nor `proc/net/ipv6_route` could be read
+    /// (not known, which is not "no default route").
+    pub default_route_interfaces: Option<Vec<String>>,
     /// Interfaces under those (bridge ports, bond slaves, a VLAN's parent, at any
     /// depth): taking one from the host cuts the default route just the same.
     pub default_route_lowers: Vec<RouteLower>,
@@ -52,6 +54,10 @@ pub struct SystemFacts {
     /// (`run/libvirt/qemu/*.xml`) on the host, with the PCI devices they are given.
     /// `None` when the root has neither directory.
     pub libvirt_domains: Option<Vec<GuestDomain>>,
+    /// Other owners of VF counts and drivers (NetworkManager, networkd, driverctl,
+    /// udev, boot scripts and units, os-net-config, the SR-IOV operator) and the
+    /// installed host file to compare them with.
+    pub owners: crate::host::owners::OwnerFacts,
 }
 
 /// A libvirt domain and the host PCI devices it is given.

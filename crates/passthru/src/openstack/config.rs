@@ -16,9 +16,9 @@
 
 use super::error::OpenStackError;
 use serde::Serialize;
+use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use yaml_rust2::{Yaml, YamlLoader};
 
 /// How to get a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -232,78 +232,61 @@ const AUTH_ALIASES: &[(&str, &str)] =
 
 type Flat = BTreeMap<String, String>;
 
-fn scalar(v: &Yaml) -> Option<String> {
+fn scalar(v: &Value) -> Option<String> {
     match v {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
 
-fn parse_yaml(f: &ConfigFile) -> Result<Yaml, OpenStackError> {
-    let docs = YamlLoader::load_from_str(&f.text).map_err(|e| OpenStackError::ConfigFile {
+fn parse_yaml(f: &ConfigFile) -> Result<Value, OpenStackError> {
+    serde_yaml_ng::from_str::<Value>(&f.text).map_err(|e| OpenStackError::ConfigFile {
         file: f.path.clone(),
-        message: format!(
-            "not valid YAML at line {} column {}: {}",
-            e.marker().line(),
-            e.marker().col() + 1,
-            e.info()
-        ),
-    })?;
-    Ok(docs.into_iter().next().unwrap_or(Yaml::Null))
-}
-
-/// The `clouds:` mapping of a file (`None` when the file has none).
-fn clouds_of(f: &ConfigFile) -> Result<Option<yaml_rust2::yaml::Hash>, OpenStackError> {
-    match parse_yaml(f)? {
-        Yaml::Null => Ok(None),
-        Yaml::Hash(mut top) => match top.remove(&Yaml::String("clouds".into())) {
-            None | Some(Yaml::Null) => Ok(None),
-            Some(Yaml::Hash(c)) => Ok(Some(c)),
-            Some(_) => Err(OpenStackError::ConfigFile {
-                file: f.path.clone(),
-                message: "'clouds' must be a mapping of cloud names to settings".into(),
-            }),
-        },
-        _ => Err(OpenStackError::ConfigFile {
-            file: f.path.clone(),
-            message: "expected a mapping with a 'clouds' key".into(),
-        }),
-    }
+        message: format!("not valid YAML: {e}"),
+    })
 }
 
 /// The names of the clouds a clouds.yaml defines.
 pub fn cloud_names(f: &ConfigFile) -> Result<Vec<String>, OpenStackError> {
-    Ok(clouds_of(f)?
-        .map(|c| c.keys().filter_map(scalar).collect())
+    let v = parse_yaml(f)?;
+    Ok(v.get("clouds")
+        .and_then(Value::as_mapping)
+        .map(|m| m.keys().filter_map(scalar).collect())
         .unwrap_or_default())
 }
 
 /// One cloud's values from a file: top-level keys and `auth.*` keys (as `auth.KEY`).
 fn cloud_from(f: &ConfigFile, name: &str) -> Result<Option<Flat>, OpenStackError> {
-    let Some(clouds) = clouds_of(f)? else {
+    let doc = parse_yaml(f)?;
+    let clouds = match doc.get("clouds") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Mapping(m)) => m,
+        Some(_) => {
+            return Err(OpenStackError::ConfigFile {
+                file: f.path.clone(),
+                message: "'clouds' must be a mapping of cloud names to settings".into(),
+            })
+        }
+    };
+    let Some(cloud) = clouds.get(name) else {
         return Ok(None);
     };
-    let Some(cloud) = clouds.get(&Yaml::String(name.into())) else {
-        return Ok(None);
-    };
-    let Yaml::Hash(cloud) = cloud else {
-        return Err(OpenStackError::ConfigFile {
+    let cloud = cloud
+        .as_mapping()
+        .ok_or_else(|| OpenStackError::ConfigFile {
             file: f.path.clone(),
             message: format!("cloud '{name}' must be a mapping of settings"),
-        });
-    };
+        })?;
     let mut out = Flat::new();
     for (k, v) in cloud {
         let Some(k) = scalar(k) else { continue };
         if k == "auth" {
-            let Yaml::Hash(auth) = v else {
-                return Err(OpenStackError::ConfigFile {
-                    file: f.path.clone(),
-                    message: format!("cloud '{name}': 'auth' must be a mapping"),
-                });
-            };
+            let auth = v.as_mapping().ok_or_else(|| OpenStackError::ConfigFile {
+                file: f.path.clone(),
+                message: format!("cloud '{name}': 'auth' must be a mapping"),
+            })?;
             for (ak, av) in auth {
                 let (Some(ak), Some(av)) = (scalar(ak), scalar(av)) else {
                     continue;
