@@ -42,6 +42,14 @@ elif command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
+# ansible-core 2.19 from PyPI for the Ansible module tests (crates/passthru-cli/tests/
+# ansible.rs): a venv under target/, created once and reused.
+if [ ! -x target/ansible-venv/bin/ansible-playbook ]; then
+  python3 -m venv target/ansible-venv
+  target/ansible-venv/bin/pip install -q 'ansible-core==2.19.*' >target/ansible-venv/pip.log 2>&1 ||
+    { cat target/ansible-venv/pip.log >&2; exit 1; }
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace -- --test-threads="$(nproc)"
