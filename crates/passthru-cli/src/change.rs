@@ -230,7 +230,11 @@ impl Change<'_> {
     ) -> Result<Outcome> {
         plan.warnings
             .extend(unfinished_warnings(&self.root, self.undoes.as_deref()));
-        if !self.args.yes || (plan.is_empty() && plan.deferred.is_empty()) {
+        // An undo with nothing left to do (a reboot ended what the change set did at
+        // runtime) still goes through the executor, so the change set is marked undone
+        // and not picked by the next `undo`.
+        let nothing = plan.is_empty() && plan.deferred.is_empty();
+        if !self.args.yes || (nothing && self.undoes.is_none()) {
             let converged = (self.args.yes || plan.is_empty()) && plan.deferred.is_empty();
             let convergence = if converged {
                 let ex = Executor::open(&self.root, self.args.timeout)?;

@@ -53,6 +53,25 @@ pub struct GlobalArgs {
     /// Print JSON (the shapes are documented in docs/json.md).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Fleets: run on other hosts over SSH.
+    #[command(flatten, next_help_heading = "Fleet (many hosts over SSH)")]
+    pub fleet: crate::fleet::FleetArgs,
+    /// Colour PASS green, WARN yellow, FAIL red: `auto` on a terminal unless NO_COLOR
+    /// is set, `always`, or `never`. JSON is never coloured.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+/// When to colour the text output.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set (or TERM=dumb).
+    #[default]
+    Auto,
+    /// Always, into pipes and files too.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Every command.
@@ -92,4 +111,9 @@ pub enum Command {
     Completions(commands::completions::Args),
     /// Print the man page (roff), generated from this same command-line definition.
     Man(commands::completions::ManArgs),
+    /// Fleets: `fleet diff`, the odd hosts out across --host / --hosts targets.
+    #[command(subcommand)]
+    Fleet(commands::fleet::FleetCommand),
+    /// Follow a long command live (here or on --host), stop it on a --fail-on line.
+    Watch(commands::watch::Args),
 }

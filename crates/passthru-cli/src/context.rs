@@ -28,6 +28,14 @@ impl Ctx {
         }
     }
 
+    /// A context whose facts are already read (a remote host's snapshot in a fleet
+    /// run): every command reasons over them exactly as over a local host.
+    pub fn with_host(global: GlobalArgs, host: Host) -> Self {
+        let c = Ctx::new(global);
+        let _ = c.host.set(host);
+        c
+    }
+
     /// Whether to print JSON.
     pub fn json(&self) -> bool {
         self.global.json

@@ -5,6 +5,7 @@ mod change;
 mod cli;
 mod commands;
 mod context;
+mod fleet;
 mod output;
 
 use clap::Parser;
@@ -30,8 +31,14 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let ctx = context::Ctx::new(cli.global.clone());
-    match commands::run(&ctx, cli.command) {
+    output::init_color(cli.global.color, cli.global.json);
+    let result = if fleet::active(&cli.global, &cli.command) {
+        fleet::run(&cli.global, cli.command)
+    } else {
+        let ctx = context::Ctx::new(cli.global.clone());
+        commands::run(&ctx, cli.command)
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             if is_broken_pipe(&e) {

@@ -344,3 +344,39 @@ fn an_interrupted_change_set_is_said_and_undone() {
         assert_eq!(driver_of(&devs, vf).as_deref(), Some("igbvf"), "{vf}");
     }
 }
+
+/// Issue 9, defect 7: after a reboot ended a change set's runtime effects, `undo -y`
+/// has nothing to do, and marks the set undone: the next `undo` does not pick it again.
+#[test]
+fn undo_after_a_reboot_marks_the_set_undone() {
+    let Some(m) = mount(&host_spec()) else { return };
+    let root = m.root();
+    let out = ok(&passthru(root, &["vfs", "eno2", "4", "--yes"]));
+    assert!(out.contains("Converged"), "{out}");
+    let v = json(&passthru(root, &["--json", "undo", "--list"]));
+    let id = v["change_sets"][0]["id"].as_str().unwrap().to_string();
+    m.reboot().unwrap();
+    let out = ok(&passthru(root, &["undo", "-y"]));
+    assert!(out.contains("nothing to do"), "{out}");
+    let v = json(&passthru(root, &["--json", "undo", "--list"]));
+    let set = v["change_sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(set["status"], "undone", "{v:#}");
+    // The next undo finds nothing left to undo.
+    let o = passthru(root, &["undo", "-y"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nothing to undo"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

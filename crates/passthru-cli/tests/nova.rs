@@ -1,7 +1,6 @@
 //! `nova check` and `render nova` end to end on the seeds' I350 host (fake tree):
 //! the seed's nova.conf explained, nova's messages for rejected values, exit
-//! codes, and `render nova --write` keeping comments, making a backup and being
-//! idempotent.
+//! codes, and `render nova --write` keeping comments, journaled and idempotent.
 
 use passthru_testsupport::{scenarios, FakeHost};
 use serde_json::Value;
@@ -238,10 +237,13 @@ fn render_write_keeps_comments_and_is_idempotent() {
         "igbnic",
         "--physnet",
         "physnet1",
+        "--allow-pf",
         "--write",
         c,
+        "--yes",
     ];
-    // The PF itself, given to guests whole (type-PF).
+    // The PF itself, given to guests whole (type-PF), with its VFs enabled: only
+    // with --allow-pf.
     let o = passthru(t.path(), &args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let after = std::fs::read_to_string(&conf).unwrap();
@@ -254,24 +256,15 @@ fn render_write_keeps_comments_and_is_idempotent() {
         .contains("enabled_filters = ComputeFilter,ImagePropertiesFilter,PciPassthroughFilter"));
     assert!(after.contains("device_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1521\", \"address\": \"0000:06:00.0\", \"physical_network\": \"physnet1\"}"), "{after}");
     assert!(after.contains("alias = {\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1521\", \"device_type\": \"type-PF\"}"));
-    let backups: Vec<_> = std::fs::read_dir(t.path().join("etc/nova"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".passthru-"))
-        .collect();
-    assert_eq!(backups.len(), 1);
-    assert_eq!(
-        std::fs::read_to_string(backups[0].path()).unwrap(),
-        OPERATOR_CONF
-    );
-    // Again: nothing changes, no new backup.
-    let o = passthru(t.path(), &args);
-    assert!(text(&o).contains("unchanged"), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), after);
+    // Journaled (no backup files beside it): undo puts it back.
     let n = std::fs::read_dir(t.path().join("etc/nova"))
         .unwrap()
         .count();
-    assert_eq!(n, 2);
+    assert_eq!(n, 1);
+    // Again: nothing changes.
+    let o = passthru(t.path(), &args);
+    assert!(text(&o).contains("nothing to do"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), after);
     // And nova check agrees with what was written.
     let o = passthru(
         t.path(),
@@ -297,7 +290,7 @@ fn render_write_keeps_comments_and_is_idempotent() {
 }
 
 #[test]
-fn render_all_vfs_of_a_pf_uses_the_pf_address() {
+fn render_all_vfs_of_a_pf_uses_the_pf_interface_name() {
     let t = i350(None);
     let o = passthru(
         t.path(),
@@ -317,9 +310,11 @@ fn render_all_vfs_of_a_pf_uses_the_pf_address() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let j = json(&o);
+    // Every VF of eno1 (06:00.0): by the PF's interface name, portable to hosts
+    // built alike (--pin-addresses gives the PF's address).
     assert_eq!(
         j["device_spec"][0],
-        "{\"vendor_id\": \"8086\", \"product_id\": \"1520\", \"address\": \"0000:06:00.0\"}"
+        "{\"devname\": \"eno1\", \"vendor_id\": \"8086\", \"product_id\": \"1520\"}"
     );
     assert_eq!(
         j["selects"],
@@ -374,7 +369,10 @@ fn snapshot_carries_device_spec_and_alias_in_novas_order() {
         .output()
         .unwrap();
     let j = json(&o);
-    assert_eq!(j["device_spec"][0]["option"], "pci_passthrough_whitelist");
+    assert_eq!(
+        j["device_spec"][0]["option"],
+        "[DEFAULT] pci_passthrough_whitelist"
+    );
     let d = j["devices"]
         .as_array()
         .unwrap()

@@ -231,3 +231,99 @@ fn one_group_one_verdict_across_doctor_why_verify_render_and_bind() {
     // (it only pins the GPU's driver_override; the audio function is left alone).
     assert!(!out(&o).contains("01:00.1"), "{}", out(&o));
 }
+
+fn exe(h: HostSpec, path: &str, text: &str) -> HostSpec {
+    let mut h = h.file(path, text);
+    if let Some(f) = h.files.iter_mut().find(|f| f.path == path) {
+        f.mode = Some(0o755);
+    }
+    h
+}
+
+/// Issue 9, defect 6: kernel-args keeps one value per key and refuses, without
+/// --force, the change that switches the IOMMU off; doctor, reading what kernel-args
+/// wrote and asked, never sees `intel_iommu=on intel_iommu=off` on one line.
+#[test]
+fn kernel_args_output_read_by_doctor() {
+    const GRUB: &str = "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=on iommu=pt\"\n";
+    let h = exe(
+        gpu_host("vfio-pci")
+            .file("etc/default/grub", GRUB)
+            .file("proc/version", "Linux version 6.1.0-18-amd64 (debian)\n"),
+        "usr/sbin/update-grub",
+        "#!/bin/sh\nexit 0\n",
+    );
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let root = t.path();
+    let grub = || std::fs::read_to_string(root.join("etc/default/grub")).unwrap();
+    let reboot = |root: &Path| {
+        let v = json(&passthru(root, &["doctor", "--json"]));
+        let mut all = Vec::new();
+        collect(&v, &mut all);
+        all.into_iter()
+            .find(|f| f["id"] == "boot.reboot-pending")
+            .cloned()
+            .unwrap_or_else(|| panic!("no boot.reboot-pending in {v:#}"))
+    };
+    assert_eq!(reboot(root)["severity"], "pass");
+
+    // One argument per --add.
+    let o = passthru(root, &["kernel-args", "--add", "foo bar"]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        err(&o).contains("one kernel argument per --add")
+            && err(&o).contains("--add foo --add bar"),
+        "{}",
+        err(&o)
+    );
+    // Switching the IOMMU off is refused without --force; nothing changes.
+    let o = passthru(root, &["kernel-args", "--add", "intel_iommu=off", "-y"]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        err(&o).contains("puts intel_iommu=off on the command line"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(grub(), GRUB);
+    assert_eq!(reboot(root)["severity"], "pass");
+
+    // With --force: a replacement, shown as such and as a diff.
+    let o = passthru(
+        root,
+        &["kernel-args", "--add", "intel_iommu=off", "--force"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let plan = out(&o);
+    assert!(
+        plan.contains("Plan: kernel command line: replace intel_iommu=on with intel_iommu=off\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("      -GRUB_CMDLINE_LINUX=\"intel_iommu=on iommu=pt\"\n      +GRUB_CMDLINE_LINUX=\"iommu=pt intel_iommu=off\"\n"),
+        "{plan}"
+    );
+    let o = passthru(
+        root,
+        &["kernel-args", "--add", "intel_iommu=off", "--force", "-y"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(
+        grub().contains("GRUB_CMDLINE_LINUX=\"iommu=pt intel_iommu=off\"\n"),
+        "{}",
+        grub()
+    );
+    // doctor reads the request and the file: the reboot it announces has the IOMMU
+    // off and nothing else (no contradictory pair on the line).
+    let f = reboot(root);
+    assert_eq!(f["severity"], "warn", "{f:#}");
+    let m = f["message"].as_str().unwrap();
+    assert!(m.contains("intel_iommu=off"), "{m}");
+    assert!(!grub().contains("intel_iommu=on"), "{}", grub());
+
+    // Undo puts the file back byte for byte; doctor passes again.
+    let o = passthru(root, &["undo", "-y"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(grub(), GRUB);
+    assert_eq!(reboot(root)["severity"], "pass");
+}

@@ -12,12 +12,14 @@
 //! - [`checks`] are the readiness checks of `doctor` and the causal chain of `why`.
 //! - [`libvirt`] reads domain XML, renders `<hostdev>` and node-device XML, and
 //!   verifies guests against facts; [`render`] writes other tools' configuration.
+//! - [`fleet`] reasons over many hosts' facts at once (the odd hosts out).
 //! - [`remote`] reaches other hosts over SSH: a remote host is one more source.
 #![deny(missing_docs)]
 
 pub mod change;
 pub mod checks;
 pub mod error;
+pub mod fleet;
 pub mod host;
 pub mod inventory;
 pub mod libvirt;

@@ -404,6 +404,8 @@ pub fn nova(a: &Args) -> Result<Output, Failed> {
         count: 1,
         flavor: "FLAVOR".into(),
         enabled_filters,
+        // Portable device_spec values, a PF with VFs refused: `render nova`'s defaults.
+        ..Default::default()
     };
     let rendered = passthru::nova::render::render(host, &req).map_err(anyhow::Error::from)?;
     let mreq = passthru::change::nova_conf::merge_request(&alias, &rendered);

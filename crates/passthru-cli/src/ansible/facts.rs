@@ -3,7 +3,6 @@
 
 use super::args::Args;
 use super::{context, Failed, Output, COMMON};
-use crate::commands::nova::{conf_from, default_conf};
 use passthru::inventory::essentials::Essentials;
 use serde_json::json;
 
@@ -15,11 +14,13 @@ pub fn run(a: &Args) -> Result<Output, Failed> {
     let host = ctx.host()?;
     // nova.conf as `nova check` reads it; one that does not parse is an error of its own.
     let mut warnings = Vec::new();
-    let nova = default_conf(&ctx).and_then(|p| match conf_from(&[p]) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            warnings.push(format!("{e:#}"));
-            None
+    let nova = host.system.nova.as_ref().and_then(|f| {
+        match passthru::nova::conf::NovaConf::from_facts(f) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warnings.push(e.to_string());
+                None
+            }
         }
     });
     let mut facts =

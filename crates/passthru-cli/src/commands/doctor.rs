@@ -105,7 +105,7 @@ pub fn write_finding(s: &mut String, f: &Finding, width: usize, indent: &str) {
     let _ = writeln!(
         s,
         "{indent}{l:<width$} : {} ({})",
-        f.severity.word(),
+        crate::output::paint(f.severity, f.severity.word()),
         f.message
     );
     if f.severity == Severity::Pass {

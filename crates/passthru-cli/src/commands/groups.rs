@@ -1,7 +1,7 @@
 //! `passthru groups`: IOMMU groups and whether each is safe to assign whole.
 
 use crate::context::Ctx;
-use crate::output::{emit, print_json, print_warnings};
+use crate::output::{emit, print_json, print_warnings, TextTable};
 use anyhow::Result;
 use passthru::inventory::groups::{groups, GroupView};
 use serde::Serialize;
@@ -45,6 +45,24 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         emit("Every IOMMU group is isolated: each can be assigned whole.\n")?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Members line up across groups: one table, its rows under their groups' lines.
+    let mut t = TextTable::new(["", "", "", ""]);
+    for m in gs.iter().flat_map(|g| &g.members) {
+        t.row(vec![
+            m.address.to_string(),
+            format!("[{}]", m.ids),
+            m.label.clone(),
+            [
+                m.driver.as_ref().map(|d| format!("({d})")),
+                m.bridge.then(|| "bridge".to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+        ]);
+    }
+    let mut rows = t.body_lines(usize::MAX).into_iter();
     let mut s = String::new();
     for g in &gs {
         let verdict = if g.isolated {
@@ -56,19 +74,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             )
         };
         let _ = writeln!(s, "IOMMU group {} ({verdict})", g.number);
-        for m in &g.members {
-            let _ = writeln!(
-                s,
-                "  {} [{}] {}{}{}",
-                m.address,
-                m.ids,
-                m.label,
-                m.driver
-                    .as_ref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default(),
-                if m.bridge { " bridge" } else { "" }
-            );
+        for row in rows.by_ref().take(g.members.len()) {
+            let _ = writeln!(s, "  {row}");
         }
     }
     emit(&s)?;

@@ -21,7 +21,11 @@ Under --root other than /, boot tools run only if the root holds them (see docs)
 Examples:
   passthru kernel-args --iommu --pt           show the plan
   passthru kernel-args --iommu --pt -y        do it
-  passthru kernel-args --add pci=realloc -y   room for VF BARs (ENOMEM on sriov_numvfs)")]
+  passthru kernel-args --add pci=realloc -y   room for VF BARs (ENOMEM on sriov_numvfs)
+
+A change that switches the IOMMU off (intel_iommu=off, iommu=off, intel_iommu=on
+removed on Intel) or takes vfio out of the boot (vfio-pci.ids removed, vfio
+blacklisted) is refused without --force.")]
 pub struct Args {
     /// Turn the IOMMU on (the argument for this CPU's vendor).
     #[arg(long)]
@@ -29,7 +33,8 @@ pub struct Args {
     /// Add iommu=pt (host devices bypass translation; guests stay isolated).
     #[arg(long)]
     pub pt: bool,
-    /// Add an argument (repeatable).
+    /// Add one argument (repeatable; no spaces). `key=value` replaces the key's
+    /// other values (one value per key; consoles, modprobe.blacklist and rd.* add up).
     #[arg(long, value_name = "ARG")]
     pub add: Vec<String>,
     /// Remove an argument; `key` removes every `key=...` (repeatable).
@@ -50,6 +55,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         pt: args.pt,
         add: args.add.clone(),
         remove: args.remove.clone(),
+        force: args.change.force,
     };
     let plan = match plan_kernel_args(host, &facts, &req) {
         Ok(p) => p,

@@ -1,7 +1,7 @@
 //! `passthru ls`: one line per PCI function.
 
 use crate::context::Ctx;
-use crate::output::{emit, print_json, print_warnings};
+use crate::output::{emit, print_json, print_warnings, TextTable};
 use anyhow::{bail, Result};
 use passthru::host::model::{Host, PciDevice};
 use passthru::inventory::filter::DeviceFilter;
@@ -209,61 +209,21 @@ const HEADERS: [&str; 10] = [
 const NAME_COL: usize = 2;
 const MIN_NAME: usize = 10;
 
-/// Lays the lines out in columns; the name column takes what width is left. When
-/// even a short name does not fit, the link column (also in `show`) goes first.
-pub fn render_table(host: &Host, rows: &[(&PciDevice, bool)], width: usize) -> String {
+/// The table of `ls`: one row per device, the name column taking what width is left
+/// ([`TextTable`]); when even a short name does not fit, the link column (also in
+/// `show`) goes first.
+pub fn table(host: &Host, rows: &[(&PciDevice, bool)]) -> TextTable {
     let short_addr = host.devices.iter().all(|d| d.address.domain == 0);
-    let rows: Vec<[String; 10]> = rows
-        .iter()
-        .map(|(d, n)| cells(host, d, short_addr, *n))
-        .collect();
-    let mut w: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
+    let mut t = TextTable::new(HEADERS)
+        .flexible(NAME_COL, MIN_NAME)
+        .droppable(HEADERS.len() - 1);
+    for (d, nested) in rows {
+        t.row(cells(host, d, short_addr, *nested).to_vec());
     }
-    let natural_name = w[NAME_COL];
-    let others = |w: &[usize], cols: usize| -> usize {
-        w.iter()
-            .take(cols)
-            .enumerate()
-            .filter(|(i, _)| *i != NAME_COL)
-            .map(|(_, x)| x + 1)
-            .sum()
-    };
-    let mut cols = HEADERS.len();
-    if others(&w, cols) + MIN_NAME > width {
-        cols -= 1; // drop LINK
-    }
-    w[NAME_COL] = natural_name
-        .min(width.saturating_sub(others(&w, cols)))
-        .max(MIN_NAME);
-    let w = &w[..cols];
-    let mut out = String::new();
-    let line = |cols: Vec<String>, out: &mut String| {
-        let mut s = String::new();
-        for (i, c) in cols.iter().enumerate() {
-            let c = if i == NAME_COL {
-                passthru::pci::names::shorten(c, w[i])
-            } else {
-                c.clone()
-            };
-            if i + 1 == cols.len() {
-                s.push_str(&c);
-            } else {
-                s.push_str(&format!("{c:<width$} ", width = w[i]));
-            }
-        }
-        out.push_str(s.trim_end());
-        out.push('\n');
-    };
-    line(
-        HEADERS.iter().take(cols).map(|h| h.to_string()).collect(),
-        &mut out,
-    );
-    for r in rows {
-        line(r[..cols].to_vec(), &mut out);
-    }
-    out
+    t
+}
+
+/// The `ls` table laid out in `width` columns.
+pub fn render_table(host: &Host, rows: &[(&PciDevice, bool)], width: usize) -> String {
+    table(host, rows).render(width)
 }

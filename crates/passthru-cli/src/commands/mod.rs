@@ -4,6 +4,7 @@ pub mod apply;
 pub mod bind;
 pub mod completions;
 pub mod doctor;
+pub mod fleet;
 pub mod groups;
 pub mod kernel_args;
 pub mod ls;
@@ -18,6 +19,7 @@ pub mod snapshot;
 pub mod undo;
 pub mod verify;
 pub mod vfs;
+pub mod watch;
 pub mod why;
 
 use crate::cli::Command;
@@ -43,5 +45,7 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Undo(a) => undo::run(ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => completions::run_man(a),
+        Command::Fleet(c) => fleet::run(&ctx.global, c),
+        Command::Watch(a) => watch::run(&ctx.global, a),
     }
 }

@@ -3,7 +3,7 @@
 use crate::context::Ctx;
 use crate::output::{emit, print_json, Outcome};
 use anyhow::{Context as _, Result};
-use passthru::nova::check::{check, CheckInput, Report, Severity};
+use passthru::nova::check::{check, CheckInput, Fatal, Report, Severity};
 use passthru::nova::conf::{parse_ini, ConfValue, IniFile, Loc, NovaConf};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -60,15 +60,6 @@ pub fn read_conf_files(paths: &[PathBuf]) -> Result<Vec<IniFile>> {
     Ok(out)
 }
 
-/// The nova.conf under the root, when there is one.
-pub fn default_conf(ctx: &Ctx) -> Option<PathBuf> {
-    if ctx.global.snapshot.is_some() || ctx.global.lspci.is_some() {
-        return None;
-    }
-    let p = ctx.root().join("etc/nova/nova.conf");
-    p.is_file().then_some(p)
-}
-
 fn cli_value(value: &str, option: &str, n: usize) -> ConfValue {
     ConfValue {
         value: value.to_string(),
@@ -81,66 +72,31 @@ fn cli_value(value: &str, option: &str, n: usize) -> ConfValue {
     }
 }
 
-/// Values from host facts, deprecated names first (stable within each name).
-fn facts_values(
-    path: &str,
-    values: &[passthru::host::system::ConfValue],
-    deprecated_first: &[&str],
-) -> Vec<ConfValue> {
-    let rank = |o: &str| {
-        deprecated_first
-            .iter()
-            .position(|d| *d == o)
-            .unwrap_or(deprecated_first.len())
-    };
-    let mut v: Vec<&passthru::host::system::ConfValue> = values.iter().collect();
-    v.sort_by_key(|c| rank(&c.option));
-    v.into_iter()
-        .map(|c| ConfValue {
-            value: c.value.clone(),
-            raw: c.value.clone(),
-            option: c.option.clone(),
-            loc: Loc {
-                file: format!("/{path}"),
-                line: c.line,
-            },
-        })
-        .collect()
-}
-
 fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
     let host = ctx.host()?;
-    let mut files = a.config.clone();
-    if files.is_empty() {
-        match default_conf(ctx) {
-            Some(p) => files.push(p),
-            None if a.device_spec.is_empty()
-                && a.alias.is_empty()
-                && host.system.nova.is_none() =>
-            {
-                let where_ = ctx.root().join("etc/nova/nova.conf");
-                anyhow::bail!(
-                    "no nova configuration: {} does not exist; pass --config FILE, or --device-spec JSON / --alias JSON",
-                    where_.display()
-                );
-            }
-            None => {}
-        }
+    let files = a.config.clone();
+    // Without --config: the nova.conf among the host's facts (the root's, a
+    // snapshot's or a remote host's), read by the same nova::conf rules.
+    let facts = if files.is_empty() {
+        host.system.nova.as_ref()
+    } else {
+        None
+    };
+    if files.is_empty() && facts.is_none() && a.device_spec.is_empty() && a.alias.is_empty() {
+        let where_ = ctx.root().join("etc/nova/nova.conf");
+        anyhow::bail!(
+            "no nova configuration: {} does not exist; pass --config FILE, or --device-spec JSON / --alias JSON",
+            where_.display()
+        );
     }
-    let parsed = read_conf_files(&files)?;
-    let mut conf = NovaConf::from_files(&parsed);
-    if files.is_empty() {
-        // A snapshot carries nova.conf's device_spec and alias values (not the other
-        // options): use them, in nova's merged order.
-        if let Some(n) = &host.system.nova {
-            conf.device_spec = facts_values(
-                &n.path,
-                &n.device_specs,
-                &["pci_passthrough_whitelist", "passthrough_whitelist"],
-            );
-            conf.alias = facts_values(&n.path, &n.aliases, &["pci_alias"]);
-        }
-    }
+    let mut conf = match facts {
+        Some(f) => NovaConf::from_facts(f)?,
+        None => NovaConf::from_files(&read_conf_files(&files)?),
+    };
+    let shown: Vec<String> = match facts {
+        Some(f) => vec![format!("/{}", f.path)],
+        None => files.iter().map(|p| p.display().to_string()).collect(),
+    };
     let n0 = conf.device_spec.len();
     for (i, v) in a.device_spec.iter().enumerate() {
         conf.device_spec.push(cli_value(v, "--device-spec", n0 + i));
@@ -156,17 +112,30 @@ fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
         conf: &conf,
         flavors: &a.flavor,
     });
+    let fatal = report.fatal();
     let outcome = match report.worst() {
+        _ if !fatal.is_empty() => Outcome::Fail,
         Some(Severity::Error) => Outcome::Fail,
         Some(Severity::Warning) => Outcome::Warn,
         _ => Outcome::Ok,
     };
     if ctx.json() {
-        print_json(&report)?;
+        print_json(&CheckJson {
+            report: &report,
+            fatal: &fatal,
+        })?;
     } else {
-        emit(&human(&report, &files))?;
+        emit(&human(&report, &fatal, &shown))?;
     }
     Ok(outcome.into())
+}
+
+/// `nova check --json`: the report and what stops a nova service.
+#[derive(serde::Serialize)]
+struct CheckJson<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    fatal: &'a [Fatal],
 }
 
 fn tags_text(tags: &[(String, passthru::nova::py::PyValue)]) -> String {
@@ -176,9 +145,8 @@ fn tags_text(tags: &[(String, passthru::nova::py::PyValue)]) -> String {
         .join(" ")
 }
 
-fn human(r: &Report, files: &[PathBuf]) -> String {
+fn human(r: &Report, fatal: &[Fatal], names: &[String]) -> String {
     let mut s = String::new();
-    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     let _ = writeln!(
         s,
         "nova configuration: {}",
@@ -209,8 +177,11 @@ fn human(r: &Report, files: &[PathBuf]) -> String {
         r.pci_in_placement,
         r.enabled_filters.join(",")
     );
-    if !r.compute_starts {
-        let _ = writeln!(s, "\nnova-compute does NOT start with this configuration.");
+    if !fatal.is_empty() {
+        let _ = writeln!(s, "\nnova does NOT start with this configuration:");
+        for f in fatal {
+            let _ = writeln!(s, "  {f}");
+        }
     }
     let exposed: Vec<_> = r
         .devices

@@ -63,14 +63,23 @@ fn aliases(ctx: &Ctx, args: &Args) -> Result<Vec<AliasSpec>> {
             out.push(AliasSpec::parse(a).map_err(anyhow::Error::msg)?);
         }
     }
-    let mut files = args.nova_conf.clone();
-    if files.is_empty() && args.alias.is_empty() && !args.expect.is_empty() {
-        files.extend(super::nova::default_conf(ctx));
-    }
+    let files = &args.nova_conf;
+    // Without --nova-conf: the host's nova.conf (among its facts), read by nova::conf.
+    let conf = if !files.is_empty() {
+        Some(super::nova::conf_from(files)?)
+    } else if args.alias.is_empty() && !args.expect.is_empty() {
+        ctx.host()?
+            .system
+            .nova
+            .as_ref()
+            .map(passthru::nova::conf::NovaConf::from_facts)
+            .transpose()?
+    } else {
+        None
+    };
     let mut values: Vec<String> = Vec::new();
     let mut pci_in_placement = false;
-    if !files.is_empty() {
-        let conf = super::nova::conf_from(&files)?;
+    if let Some(conf) = conf {
         values.extend(conf.alias.iter().map(|v| v.value.clone()));
         pci_in_placement = conf.pci_in_placement;
     }
@@ -206,6 +215,10 @@ fn text(r: &VerifyReport, quiet: bool) -> String {
         plural(r.summary.warn, "warning"),
         plural(r.summary.fail, "failure")
     );
-    let _ = writeln!(s, "Verdict: {}", r.verdict.word());
+    let _ = writeln!(
+        s,
+        "Verdict: {}",
+        crate::output::paint(r.verdict, r.verdict.word())
+    );
     s
 }

@@ -29,14 +29,15 @@ struct WhyJson<'a> {
     chains: Vec<&'a Chain>,
 }
 
-fn verdict(sev: Option<Severity>) -> &'static str {
-    match sev {
+fn verdict(sev: Option<Severity>) -> String {
+    let word = match sev {
         None => "n/a",
         Some(Severity::Pass) => "ok",
         Some(Severity::Info) => "ok",
         Some(Severity::Warn) => "WEAK",
         Some(Severity::Fail) => "BROKEN",
-    }
+    };
+    sev.map_or_else(|| word.to_string(), |s| crate::output::paint(s, word))
 }
 
 /// Runs `passthru why`.

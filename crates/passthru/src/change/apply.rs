@@ -248,7 +248,8 @@ pub fn plan_apply(
     if !runtime_only {
         let mut boot = Plan::default();
         if let Some(k) = &desired.file.kernel {
-            let req = k.request();
+            let mut req = k.request();
+            req.force = opts.force;
             if !req.is_empty() {
                 let k = plan_kernel_args(host, facts, &req)?;
                 // The file's title replaces the parts' titles: keep what the command

@@ -327,6 +327,20 @@ impl Executor {
             .map_err(|source| ExecError::Journal { path, source })
     }
 
+    /// [`Executor::save`] before a step changes the host: its failure is the step's.
+    fn save_step(&self, cs: &ChangeSet) -> Result<(), StepErr> {
+        self.save(cs).map_err(|e| StepErr {
+            message: match e {
+                ExecError::Journal { path, source } => format!(
+                    "cannot write the journal {}: {source}; the change stops here",
+                    path.display()
+                ),
+                e => e.to_string(),
+            },
+            errno: None,
+        })
+    }
+
     // ----- running plans -----
 
     /// Runs a plan and, while it leaves deferred work, plans and runs the next round
@@ -417,7 +431,11 @@ impl Executor {
                 report.convergence = Some(self.converged(cs, &expect));
             }
         }
-        let _ = self.save(cs);
+        if let Err(e) = self.save(cs) {
+            self.say(&format!(
+                "warning: the journal does not say how this ended: {e}"
+            ));
+        }
         report.status = cs.status;
         report.steps = cs
             .steps
@@ -458,7 +476,15 @@ impl Executor {
             }));
         }
         self.record_devices(cs, &host, plan);
-        let _ = self.save(cs);
+        // A journal that cannot be written stops the change before it touches the host.
+        self.save_step(cs).map_err(|e| {
+            Box::new(Failure {
+                step: 0,
+                action: "write the journal".into(),
+                message: e.message,
+                explanation: None,
+            })
+        })?;
         let total = plan.steps.len();
         for (i, st) in plan.steps.iter().enumerate() {
             let text = describe_action(&st.action);
@@ -481,7 +507,16 @@ impl Executor {
                         self.say(&format!("      {n}"));
                     }
                     cs.steps[idx].note = note;
-                    let _ = self.save(cs);
+                    // Done but not journaled: stop here, and roll back what is known.
+                    if let Err(e) = self.save_step(cs) {
+                        self.say(&format!("      failed: {}", e.message));
+                        return Err(Box::new(Failure {
+                            step: i + 1,
+                            action: text,
+                            message: e.message,
+                            explanation: None,
+                        }));
+                    }
                 }
                 Err(StepErr { message, errno }) => {
                     cs.steps[idx].status = StepStatus::Failed;
@@ -619,7 +654,7 @@ impl Executor {
                         .map(|s| s.trim().to_string())
                 };
                 cs.steps[idx].replaced = Replaced::Attr { previous };
-                let _ = self.save(cs);
+                self.save_step(cs)?;
                 self.write_attr(path, value)?;
                 Ok((StepStatus::Done, None))
             }
@@ -672,7 +707,7 @@ impl Executor {
                     written: previous.as_ref().map(|p| p.digest),
                     created_dirs: Vec::new(),
                 };
-                let _ = self.save(cs);
+                self.save_step(cs)?;
                 let res = self.run_command(c)?;
                 let written = std::fs::read(self.abs(&real))
                     .ok()
@@ -831,7 +866,7 @@ impl Executor {
             written: Some(FileDigest::of(bytes)),
             created_dirs: missing.clone(),
         };
-        let _ = self.save(cs);
+        self.save_step(cs)?;
         for d in &missing {
             std::fs::create_dir(self.abs(d))
                 .map_err(|e| StepErr::io(format!("cannot create {d}"), e))?;
@@ -856,7 +891,7 @@ impl Executor {
             written: None,
             created_dirs: Vec::new(),
         };
-        let _ = self.save(cs);
+        self.save_step(cs)?;
         if previous.is_none() {
             return Ok((StepStatus::Done, Some("already absent".into())));
         }
@@ -1609,6 +1644,37 @@ mod tests {
         assert_eq!(r.status, Status::RolledBack);
         assert!(r.failure.unwrap().message.contains("cannot find a device"));
         assert!(!t.path().join("etc/x").exists());
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_written_stops_the_change_before_the_host() {
+        let t = tree();
+        let before = dump(t.path());
+        let mut ex = Executor::open(t.path(), 5).unwrap();
+        let mut cs = ex.begin("passthru test", "test").unwrap();
+        // journal.json can no longer be replaced: a directory stands in its way.
+        let j = t.path().join(cs.dir()).join("journal.json");
+        std::fs::remove_file(&j).unwrap();
+        std::fs::create_dir_all(j.join("in-the-way")).unwrap();
+        let p = plan(vec![
+            write(
+                "etc/default/grub",
+                "GRUB_CMDLINE_LINUX=\"intel_iommu=on\"\n",
+            ),
+            Action::WriteAttr {
+                path: "etc/passthru-attr".into(),
+                value: "1".into(),
+            },
+        ]);
+        let r = ex.execute(&mut cs, p, &mut no_replan());
+        let f = r.failure.expect("the change fails");
+        assert_eq!(f.action, "write the journal", "{f:?}");
+        assert!(
+            f.message.contains("cannot write the journal"),
+            "{}",
+            f.message
+        );
+        assert_eq!(dump(t.path()), before, "nothing on the host was touched");
     }
 
     #[test]

@@ -77,6 +77,7 @@ impl KernelSection {
             pt: self.pt,
             add: self.add.clone(),
             remove: self.remove.clone(),
+            force: false,
         }
     }
 }

@@ -13,7 +13,8 @@
 
 use crate::change::persist::desire_file;
 use crate::change::plan::{Action, Command, Expect, Plan, UndoCommand};
-use crate::change::ChangeError;
+use crate::change::{enforce, ChangeError, Refusal};
+use crate::checks::args::{has, iommu_off_args, norm_key};
 use crate::checks::fix::passthrough_arg;
 use crate::host::change_facts::ChangeFacts;
 use crate::host::model::Host;
@@ -31,6 +32,8 @@ pub struct KernelArgsRequest {
     pub add: Vec<String>,
     /// Arguments to remove (`key` removes every `key=...`).
     pub remove: Vec<String>,
+    /// Make a change that switches the IOMMU off or takes vfio out of the boot.
+    pub force: bool,
 }
 
 impl KernelArgsRequest {
@@ -91,11 +94,28 @@ pub fn desired_args(
             }
         }
     }
-    for a in &req.add {
-        add.extend(a.split_whitespace().map(str::to_string));
-    }
-    for r in &req.remove {
-        remove.extend(r.split_whitespace().map(str::to_string));
+    for (flag, given, out) in [
+        ("--add", &req.add, &mut add),
+        ("--remove", &req.remove, &mut remove),
+    ] {
+        for a in given {
+            let w = a.trim();
+            if w.is_empty() || w.chars().any(char::is_whitespace) {
+                return Err(ChangeError::Invalid(format!(
+                    "{flag} '{a}': one kernel argument per {flag}, without spaces (the kernel would read {} argument(s)); give {}",
+                    w.split_whitespace().count(),
+                    if w.is_empty() {
+                        format!("{flag} ARG with an argument")
+                    } else {
+                        w.split_whitespace()
+                            .map(|x| format!("{flag} {x}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                )));
+            }
+            out.push(w.to_string());
+        }
     }
     // An argument asked for explicitly is never also removed.
     remove.retain(|r| !add.iter().any(|a| removes(r, a)));
@@ -124,6 +144,97 @@ pub fn removes(pattern: &str, arg: &str) -> bool {
     } else {
         arg == pattern || arg.split_once('=').is_some_and(|(k, _)| k == pattern)
     }
+}
+
+/// The key of an argument as the kernel compares it (`vfio-pci.ids=1` -> `vfio_pci.ids`).
+fn arg_key(arg: &str) -> String {
+    norm_key(arg.split_once('=').map_or(arg, |(k, _)| k))
+}
+
+/// Keys that may rightly appear several times, each occurrence adding to the others:
+/// the consoles, modprobe's blacklist, and dracut's `rd.*` lists (`rd.lvm.lv=` twice
+/// in the first seed). Every other key has one value: a new one replaces the old.
+fn repeatable(key: &str) -> bool {
+    matches!(key, "console" | "modprobe.blacklist" | "ip" | "nameserver") || key.starts_with("rd.")
+}
+
+/// The words of a command line that an added argument replaces: other values of the
+/// same key (one value per key; the kernel would use the last and ignore the rest).
+pub fn replaced_by(words: &[String], add: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let k = arg_key(w);
+        if !repeatable(&k) && add.iter().any(|a| arg_key(a) == k && a != w) && !out.contains(w) {
+            out.push(w.clone());
+        }
+    }
+    out
+}
+
+/// Refusals for a command-line change that switches the IOMMU off (an argument that
+/// turns it off, by the rule doctor's IOMMU check applies, or `intel_iommu=on` taken
+/// away on Intel) or takes vfio out of the boot (a `vfio*` argument or
+/// `rd.driver.pre=vfio*` removed, vfio blacklisted).
+pub fn dangerous(
+    vendor: CpuVendor,
+    configured: Option<&[String]>,
+    add: &[String],
+    remove: &[String],
+) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    let before = configured.map(|w| w.join(" ")).unwrap_or_default();
+    let after = configured.map_or_else(|| add.join(" "), |w| edit_args(&w.join(" "), add, remove));
+    let newly_off: Vec<String> = iommu_off_args(&after)
+        .into_iter()
+        .filter(|a| !iommu_off_args(&before).contains(a))
+        .collect();
+    let intel_on_lost = vendor == CpuVendor::Intel
+        && has(&before, "intel_iommu", "on")
+        && !has(&after, "intel_iommu", "on");
+    if !newly_off.is_empty() || intel_on_lost {
+        let what = if newly_off.is_empty() {
+            "removes intel_iommu=on".to_string()
+        } else {
+            format!("puts {} on the command line", newly_off.join(" "))
+        };
+        out.push(Refusal::forceable(
+            None,
+            format!("this change {what}: the next boot runs without the IOMMU, so no device can go to a guest through vfio"),
+            "leave the IOMMU on (passthru kernel-args --iommu), or --force if that is what you want".into(),
+        ));
+    }
+    let vfio = |w: &str| w.replace('-', "_").contains("vfio");
+    let mut lost: Vec<String> = match configured {
+        Some(words) => words
+            .iter()
+            .filter(|w| vfio(w) && remove.iter().any(|r| removes(r, w)))
+            // A new value of the same key is a replacement, not a removal.
+            .filter(|w| !add.iter().any(|a| arg_key(a) == arg_key(w)))
+            .cloned()
+            .collect(),
+        None => remove.iter().filter(|r| vfio(r)).cloned().collect(),
+    };
+    lost.extend(
+        add.iter()
+            .filter(|a| {
+                matches!(
+                    arg_key(a).as_str(),
+                    "modprobe.blacklist" | "module_blacklist" | "rd.driver.blacklist"
+                ) && vfio(a)
+            })
+            .cloned(),
+    );
+    if !lost.is_empty() {
+        out.push(Refusal::forceable(
+            None,
+            format!(
+                "this change takes vfio out of the boot ({}): devices meant for guests stay on host drivers",
+                lost.join(" ")
+            ),
+            "keep the vfio arguments, or --force if no device needs vfio-pci at boot any more".into(),
+        ));
+    }
+    out
 }
 
 /// Edits a command line: drops what `remove` matches, appends what `add` lacks.
@@ -333,13 +444,29 @@ pub fn plan_kernel_args(
             "nothing asked: give --iommu, --pt, --add ARG or --remove ARG".into(),
         ));
     }
-    let DesiredArgs { add, remove, notes } = desired_args(facts.cpu_vendor, req)?;
+    let DesiredArgs {
+        add,
+        mut remove,
+        notes,
+    } = desired_args(facts.cpu_vendor, req)?;
     let method = boot_method(facts)?;
-    let mut plan = Plan::new(describe_change(
-        &add,
-        &remove,
-        configured_args(facts, &method).as_deref(),
-    ));
+    let configured = configured_args(facts, &method);
+    // One value per key: an added `key=value` replaces the key's other values.
+    let replaced = configured
+        .as_deref()
+        .map(|w| replaced_by(w, &add))
+        .unwrap_or_default();
+    for r in &replaced {
+        if !remove.contains(r) {
+            remove.push(r.clone());
+        }
+    }
+    let mut plan = Plan::new(describe_change(&add, &remove, configured.as_deref()));
+    enforce(
+        dangerous(facts.cpu_vendor, configured.as_deref(), &add, &remove),
+        req.force,
+        &mut plan.warnings,
+    )?;
     plan.notes.extend(notes);
     match &method {
         BootMethod::Grubby => grubby_steps(&mut plan, facts, &add, &remove),
@@ -430,12 +557,32 @@ fn describe_change(add: &[String], remove: &[String], configured: Option<&[Strin
         }
         None => (add.to_vec(), remove.to_vec()),
     };
+    // A word gone for an added word of the same key is a replacement.
     let mut parts = Vec::new();
-    if !add.is_empty() {
-        parts.push(format!("add {}", add.join(" ")));
+    let mut replace = Vec::new();
+    let mut plain_add = Vec::new();
+    let mut gone = remove.clone();
+    for a in &add {
+        let old: Vec<String> = gone
+            .iter()
+            .filter(|w| w.contains('=') && arg_key(w) == arg_key(a))
+            .cloned()
+            .collect();
+        if old.is_empty() {
+            plain_add.push(a.clone());
+        } else {
+            gone.retain(|w| !old.contains(w));
+            replace.push(format!("{} with {a}", old.join(" ")));
+        }
     }
-    if !remove.is_empty() {
-        parts.push(format!("remove {}", remove.join(" ")));
+    if !replace.is_empty() {
+        parts.push(format!("replace {}", replace.join(", ")));
+    }
+    if !plain_add.is_empty() {
+        parts.push(format!("add {}", plain_add.join(" ")));
+    }
+    if !gone.is_empty() {
+        parts.push(format!("remove {}", gone.join(" ")));
     }
     if parts.is_empty() {
         "kernel command line: the boot configuration already has what is asked".into()
@@ -745,6 +892,7 @@ mod tests {
             pt: true,
             add: vec!["pci=realloc".into()],
             remove: vec!["rhgb".into()],
+            force: false,
         };
         let p = plan_kernel_args(&h, &rhel7(false), &req).unwrap();
         assert_eq!(
@@ -767,6 +915,116 @@ mod tests {
             p.title,
             "kernel command line: the boot configuration already has what is asked"
         );
+    }
+
+    fn adding(words: &[&str], force: bool) -> KernelArgsRequest {
+        KernelArgsRequest {
+            add: words.iter().map(|w| w.to_string()).collect(),
+            force,
+            ..Default::default()
+        }
+    }
+
+    fn grub_text(p: &Plan) -> String {
+        p.steps
+            .iter()
+            .find_map(|s| match &s.action {
+                Action::WriteFile {
+                    contents: Contents::Text(t),
+                    ..
+                } => find_var(t, "GRUB_CMDLINE_LINUX").map(|v| v.value),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn one_value_per_key_an_added_value_replaces_the_old_one() {
+        let h = Host::default();
+        let mut f = rhel7(false);
+        let t = RHEL_GRUB.replace(
+            "quiet\"",
+            "quiet intel_iommu=on iommu=pt vfio-pci.ids=10de:1b80\"",
+        );
+        f.files
+            .insert("etc/default/grub".into(), fact(&t, "etc/default/grub"));
+        let p = plan_kernel_args(
+            &h,
+            &f,
+            &adding(&["vfio_pci.ids=10de:1b80,10de:10f0"], false),
+        )
+        .unwrap();
+        assert_eq!(
+            p.title,
+            "kernel command line: replace vfio-pci.ids=10de:1b80 with vfio_pci.ids=10de:1b80,10de:10f0"
+        );
+        assert_eq!(
+            grub_text(&p),
+            "rd.lvm.lv=rhel/swap crashkernel=auto rd.lvm.lv=rhel/root rhgb quiet intel_iommu=on iommu=pt vfio_pci.ids=10de:1b80,10de:10f0"
+        );
+        // rd.* lists add up: the seed's two rd.lvm.lv stay, a third joins them.
+        let p = plan_kernel_args(&h, &f, &adding(&["rd.lvm.lv=rhel/home"], false)).unwrap();
+        assert_eq!(p.title, "kernel command line: add rd.lvm.lv=rhel/home");
+        // Turning the IOMMU off: refused, and with --force a replacement, not a second value.
+        let e = plan_kernel_args(&h, &f, &adding(&["intel_iommu=off"], false)).unwrap_err();
+        let ChangeError::Refused(r) = &e else {
+            panic!("{e}")
+        };
+        assert!(
+            r[0].message
+                .contains("puts intel_iommu=off on the command line"),
+            "{e}"
+        );
+        assert!(r[0].forceable);
+        let p = plan_kernel_args(&h, &f, &adding(&["intel_iommu=off"], true)).unwrap();
+        assert_eq!(
+            p.title,
+            "kernel command line: replace intel_iommu=on with intel_iommu=off"
+        );
+        assert!(
+            !grub_text(&p).contains("intel_iommu=on"),
+            "{}",
+            grub_text(&p)
+        );
+        assert!(p.warnings[0].starts_with("--force: "), "{:?}", p.warnings);
+        // Removing intel_iommu=on on Intel, or vfio: refused too.
+        let rm = |w: &str| KernelArgsRequest {
+            remove: vec![w.to_string()],
+            ..Default::default()
+        };
+        let e = plan_kernel_args(&h, &f, &rm("intel_iommu")).unwrap_err();
+        assert!(e.to_string().contains("removes intel_iommu=on"), "{e}");
+        let e = plan_kernel_args(&h, &f, &rm("vfio-pci.ids")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("takes vfio out of the boot (vfio-pci.ids=10de:1b80)"),
+            "{e}"
+        );
+        let e =
+            plan_kernel_args(&h, &f, &adding(&["modprobe.blacklist=vfio_pci"], false)).unwrap_err();
+        assert!(e.to_string().contains("takes vfio out"), "{e}");
+        // --iommu over an intel_iommu=off is a replacement the other way, and allowed.
+        let t = RHEL_GRUB.replace("quiet\"", "quiet intel_iommu=off\"");
+        f.files
+            .insert("etc/default/grub".into(), fact(&t, "etc/default/grub"));
+        let p = plan_kernel_args(&h, &f, &intel_iommu()).unwrap();
+        assert_eq!(
+            p.title,
+            "kernel command line: replace intel_iommu=off with intel_iommu=on"
+        );
+    }
+
+    #[test]
+    fn one_argument_per_add() {
+        for bad in ["foo bar", " ", "a\tb"] {
+            let e = desired_args(CpuVendor::Intel, &adding(&[bad], false)).unwrap_err();
+            assert!(
+                e.to_string().contains("one kernel argument per --add"),
+                "{e}"
+            );
+        }
+        let e = desired_args(CpuVendor::Intel, &adding(&["foo bar"], false)).unwrap_err();
+        assert!(e.to_string().contains("give --add foo --add bar"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Changing a host safely: plans, the executor, the journal and undo.
 //!
-//! Data flows one way: planners ([`vfs`], [`bind`], [`kernel_args`], [`apply`],
+//! Data flows one way: planners ([`vfs`], [`bind`], [`kernel_args`], [`apply`], [`nova_conf`],
 //! [`journal::plan_undo`]) are pure functions of host facts ([`Host`](crate::Host) and
 //! [`ChangeFacts`](crate::host::change_facts::ChangeFacts)) and a desired state; they
 //! return a [`plan::Plan`] or refuse with [`Refusal`]s. [`safety`] holds the refusals

@@ -1,35 +1,41 @@
 //! "Matched by a nova device_spec", decided by [`crate::nova`] (nova 34's own rules:
-//! first match wins, the PF rule, devname, address globs and regexes). The values
-//! come raw from the host's nova.conf facts; a value nova would reject matches nothing.
+//! first match wins, the PF rule, devname, address globs and regexes). The host's
+//! nova.conf text is read by [`crate::nova::conf`] (the one reader); a value nova
+//! would reject matches nothing.
 
 use crate::host::model::{Host, PciDevice};
+use crate::nova::conf::{ConfValue, NovaConf};
 use crate::nova::matching::NovaDevice;
 use crate::nova::spec::{self, DeviceSpec, SpecContext};
 use crate::nova::sysfs::SysfsView;
 
-/// The host's device_spec values, parsed once: `(line, specs)`; `specs` is `None`
-/// when nova rejects the value.
+/// The host's device_spec values, parsed once, in nova's merged order.
 pub struct NovaSpecs {
-    /// Each value with its nova.conf line.
-    pub values: Vec<(usize, Option<Vec<DeviceSpec>>)>,
+    /// Each value as nova reads it (option, line, value after `$` substitution) and
+    /// its specs; `None` when nova rejects the value.
+    pub values: Vec<(ConfValue, Option<Vec<DeviceSpec>>)>,
 }
 
 impl NovaSpecs {
-    /// Parses the host's nova.conf device_spec values (empty without nova.conf).
+    /// Parses the host's nova.conf device_spec values (empty without nova.conf, or
+    /// when oslo.config cannot read the file: `config.nova-fatal` says so).
     pub fn of(host: &Host) -> NovaSpecs {
-        let Some(nova) = &host.system.nova else {
+        let Some(Ok(conf)) = host.system.nova.as_ref().map(NovaConf::from_facts) else {
             return NovaSpecs { values: Vec::new() };
         };
         let sysfs = SysfsView::from_host(host);
         let ctx = SpecContext {
             sysfs: &sysfs,
-            report_in_placement: false,
+            report_in_placement: conf.report_in_placement,
         };
         NovaSpecs {
-            values: nova
-                .device_specs
-                .iter()
-                .map(|v| (v.line, spec::parse_value(&v.value, ctx).ok()))
+            values: conf
+                .device_spec
+                .into_iter()
+                .map(|v| {
+                    let specs = spec::parse_value(&v.value, ctx).ok();
+                    (v, specs)
+                })
                 .collect(),
         }
     }
@@ -38,20 +44,20 @@ impl NovaSpecs {
     /// match), if any.
     pub fn first_match(&self, host: &Host, d: &PciDevice) -> Option<usize> {
         let nd = NovaDevice::from_host(host, d);
-        self.values.iter().find_map(|(line, specs)| {
+        self.values.iter().find_map(|(v, specs)| {
             specs
                 .as_ref()?
                 .iter()
                 .any(|s| s.matches(&nd).unwrap_or(false))
-                .then_some(*line)
+                .then_some(v.loc.line)
         })
     }
 
     /// Whether the value at a line takes the device.
     pub fn value_matches(&self, line: usize, host: &Host, d: &PciDevice) -> bool {
         let nd = NovaDevice::from_host(host, d);
-        self.values.iter().any(|(l, specs)| {
-            *l == line
+        self.values.iter().any(|(v, specs)| {
+            v.loc.line == line
                 && specs
                     .as_ref()
                     .is_some_and(|s| s.iter().any(|x| x.matches(&nd).unwrap_or(false)))
@@ -75,7 +81,7 @@ pub fn matched_devices(host: &Host) -> Vec<&PciDevice> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::system::{ConfValue, NovaConf};
+    use crate::host::system::NovaConf as NovaConfFile;
     use crate::pci::PciAddress;
 
     #[test]
@@ -103,19 +109,10 @@ mod tests {
             devices: vec![pf, vf],
             ..Host::default()
         };
-        let spec = |line: usize, v: &str| ConfValue {
-            line,
-            option: "device_spec".into(),
-            value: v.into(),
-        };
-        h.system.nova = Some(NovaConf {
+        // Line 2 in a [PCI] section: oslo.config matches group names in any case.
+        h.system.nova = Some(NovaConfFile {
             path: "etc/nova/nova.conf".into(),
-            device_specs: vec![
-                spec(2, r#"{"vendor_id": "8086", "product_id": "1520"}"#),
-                spec(3, r#"{"address": "0000:06:00.3", "product_id": "1520"}"#),
-                spec(4, "{not json"),
-            ],
-            aliases: vec![],
+            text: "[PCI]\ndevice_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1520\"}\ndevice_spec = {\"address\": \"0000:06:00.3\", \"product_id\": \"1520\"}\ndevice_spec = {not json\n".into(),
         });
         h.normalize();
         let s = NovaSpecs::of(&h);

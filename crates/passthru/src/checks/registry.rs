@@ -41,6 +41,7 @@ pub const CHECKS: &[Check] = &[
     sriov::pf_driver::CHECK,
     config::vfio_ids::CHECK,
     config::blacklist::CHECK,
+    config::nova_fatal::CHECK,
     config::nova_device_spec::CHECK,
     config::qemu_acl::CHECK,
 ];

@@ -54,6 +54,7 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
         "configuration",
         "configuration: nova, qemu.conf, NUMA",
         &[
+            "config.nova-fatal",
             "device.not-in-nova",
             "config.qemu-acl-missing-group",
             "device.numa-unknown",

@@ -407,29 +407,15 @@ impl BootConfig {
     }
 }
 
-/// A raw configuration value with where it came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ConfValue {
-    /// 1-based line where the value starts.
-    pub line: usize,
-    /// The option name as written (`device_spec`, `passthrough_whitelist`...).
-    pub option: String,
-    /// The value, unquoted, continuation lines joined with `\n`.
-    pub value: String,
-}
-
-/// `etc/nova/nova.conf`, the parts doctor reads.
+/// `etc/nova/nova.conf` as read: its text. What it says is decided by
+/// [`crate::nova::conf`] alone (oslo.config's rules), never here.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NovaConf {
     /// Path relative to the root.
     pub path: String,
-    /// `[pci] device_spec` / `passthrough_whitelist` and `[DEFAULT]
-    /// pci_passthrough_whitelist` values, raw.
-    pub device_specs: Vec<ConfValue>,
-    /// `[pci] alias` / `[DEFAULT] pci_alias` values, raw.
-    pub aliases: Vec<ConfValue>,
+    /// The file's text (lossily decoded).
+    pub text: String,
 }
 
 /// `etc/libvirt/qemu.conf`, the parts doctor reads.

@@ -106,6 +106,20 @@ pub struct NovaEssentials {
 }
 
 impl NovaEssentials {
+    /// From the nova.conf text among a host's facts, read by [`NovaConf`] (the one
+    /// reader); a file nova cannot read is its one error. `passthru_facts` and `fleet
+    /// diff` both see nova.conf through this.
+    pub fn from_facts(f: &crate::host::system::NovaConf) -> Self {
+        match NovaConf::from_facts(f) {
+            Ok(c) => NovaEssentials::of(&c),
+            Err(e) => NovaEssentials {
+                device_spec: Vec::new(),
+                alias: Vec::new(),
+                errors: vec![e.to_string()],
+            },
+        }
+    }
+
     /// From nova.conf as [`NovaConf`] reads it.
     pub fn of(conf: &NovaConf) -> Self {
         NovaEssentials {
@@ -183,13 +197,11 @@ impl Essentials {
             },
             devices,
             sriov,
-            nova: nova.map(NovaEssentials::of).or_else(|| {
-                host.system.nova.as_ref().map(|n| NovaEssentials {
-                    device_spec: n.device_specs.iter().map(|v| v.value.clone()).collect(),
-                    alias: n.aliases.iter().map(|v| v.value.clone()).collect(),
-                    errors: Vec::new(),
-                })
-            }),
+            // The host's nova.conf, read by nova::conf (the one reader) when no
+            // reading is given.
+            nova: nova
+                .map(NovaEssentials::of)
+                .or_else(|| host.system.nova.as_ref().map(NovaEssentials::from_facts)),
         }
     }
 }

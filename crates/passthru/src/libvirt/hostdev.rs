@@ -188,6 +188,29 @@ pub fn check_all_assignable(
         .collect()
 }
 
+/// An SR-IOV PF with VFs enabled cannot go to a guest whole: its VFs would go with
+/// it. `(reason, fix)` when that is the case: the one rule `render libvirt` (and
+/// everything that checks assignability) and `render nova` (type-PF) apply.
+pub fn pf_with_vfs(d: &PciDevice) -> Option<(String, String)> {
+    let sr = d.sriov.as_ref()?;
+    let enabled = sr.num_vfs.max(d.virtfns.len() as u32);
+    if enabled == 0 {
+        return None;
+    }
+    let first = d
+        .virtfns
+        .first()
+        .map(|v| format!(" (e.g. {v})"))
+        .unwrap_or_default();
+    Some((
+        format!("it is an SR-IOV PF with {enabled} VF(s) enabled, which would go with it"),
+        format!(
+            "assign a VF{first}, or set the VFs to 0 first (passthru vfs {} 0)",
+            d.address
+        ),
+    ))
+}
+
 /// Whether a device can be given to a guest, with `together` the devices given in
 /// the same breath (they may share a group). Returns warnings, or the refusal.
 pub fn check_assignable(
@@ -208,22 +231,8 @@ pub fn check_assignable(
             "assign the endpoint devices behind it instead".into(),
         ));
     }
-    if let Some(sr) = &d.sriov {
-        let enabled = sr.num_vfs.max(d.virtfns.len() as u32);
-        if enabled > 0 {
-            let first = d
-                .virtfns
-                .first()
-                .map(|v| format!(" (e.g. {v})"))
-                .unwrap_or_default();
-            return Err(refuse(
-                format!("it is an SR-IOV PF with {enabled} VF(s) enabled, which would go with it"),
-                format!(
-                    "assign a VF{first}, or set the VFs to 0 first (passthru vfs {} 0)",
-                    d.address
-                ),
-            ));
-        }
+    if let Some((reason, fix)) = pf_with_vfs(d) {
+        return Err(refuse(reason, fix));
     }
     if opts.interface {
         if d.class.base() != 0x02 {

@@ -747,6 +747,11 @@ impl NovaConf {
         conf
     }
 
+    /// Reads the nova.conf text among a host's facts (named `/PATH` in messages).
+    pub fn from_facts(f: &crate::host::system::NovaConf) -> Result<NovaConf, ConfError> {
+        NovaConf::parse(&[(&format!("/{}", f.path), &f.text)])
+    }
+
     /// Parses files given as `(name, text)` and reads them.
     pub fn parse(files: &[(&str, &str)]) -> Result<NovaConf, ConfError> {
         let parsed: Result<Vec<IniFile>, ConfError> =

@@ -1,15 +1,16 @@
 //! nova configuration rendered from a device selection: `[pci] device_spec` and
 //! `alias` lines, `enabled_filters` with `PciPassthroughFilter`, and the flavor
-//! command; plus an in-place nova.conf edit that keeps every other line and
-//! comment and changes nothing when run again.
+//! command. [`merge`](super::merge) puts them into an existing nova.conf.
 //!
-//! Rendered specs are checked with passthru's own nova matcher: on this host they
-//! must select exactly the chosen devices.
+//! Specs are as portable as the host allows: `vendor_id`/`product_id` when those
+//! select exactly the chosen devices here, else the PF's interface name (`devname`,
+//! as the third seed writes it), else (or with `pin_addresses`) this host's PCI
+//! addresses. Rendered specs are checked with passthru's own nova matcher: on this
+//! host they must select exactly the chosen devices.
 
 use super::check::PCI_FILTER;
-use super::conf::{self, parse_ini, ConfError, NovaConf, DEFAULT_ENABLED_FILTERS};
+use super::conf::DEFAULT_ENABLED_FILTERS;
 use super::matching::{device_assignable, Assignment, NovaDevice, TYPE_PCI, TYPE_PF, TYPE_VF};
-use super::py;
 use super::spec::{self, SpecContext};
 use super::sysfs::SysfsView;
 use crate::host::{Host, PciDevice};
@@ -34,6 +35,13 @@ pub struct RenderRequest {
     pub flavor: String,
     /// The filters enabled now (from nova.conf), when known.
     pub enabled_filters: Option<Vec<String>>,
+    /// Select by this host's PCI addresses (PF address for all its VFs, else each
+    /// device's), not by ids or interface names.
+    pub pin_addresses: bool,
+    /// Allow exposing an SR-IOV PF whose VFs are enabled (as type-PF).
+    pub allow_pf: bool,
+    /// `[pci] report_in_placement` is on (nova then refuses `devname`).
+    pub report_in_placement: bool,
 }
 
 /// The rendered configuration.
@@ -68,6 +76,16 @@ pub enum RenderError {
     /// A bad option value.
     #[error("{0}")]
     Invalid(String),
+    /// A PF with VFs enabled, which would be exposed whole (type-PF).
+    #[error("{device}: {reason}; fix: {fix}, or pass --allow-pf to expose the PF whole (type-PF) anyway")]
+    PfWithVfs {
+        /// The PF.
+        device: String,
+        /// Why (the words `render libvirt` refuses it with).
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
 }
 
 fn json_str(s: &str) -> String {
@@ -102,6 +120,11 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
         }
     }
     devs.sort_by_key(|d| d.address);
+    if req.count == 0 {
+        return Err(RenderError::Invalid(
+            "--count 0 asks for no device: give 1 or more devices per server".into(),
+        ));
+    }
     if let Some(t) = &req.device_type {
         if ![TYPE_PCI, TYPE_PF, TYPE_VF].contains(&t.as_str()) {
             return Err(RenderError::Invalid(format!(
@@ -131,6 +154,18 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
     if types.len() > 1 && req.device_type.is_none() {
         return Err(RenderError::MixedTypes(types.join(", ")));
     }
+    if !req.allow_pf {
+        // The rule render libvirt refuses such a PF with.
+        for d in &devs {
+            if let Some((reason, fix)) = crate::libvirt::hostdev::pf_with_vfs(d) {
+                return Err(RenderError::PfWithVfs {
+                    device: d.address.to_string(),
+                    reason,
+                    fix,
+                });
+            }
+        }
+    }
 
     let tag = |mut f: Vec<(&str, String)>| {
         if let Some(p) = &req.physnet {
@@ -140,17 +175,24 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
     };
     let selected: Vec<String> = devs.iter().map(|d| d.address.to_string()).collect();
 
-    // Preferred form: all current VFs of a PF, by the PF's address (PF mode keeps
-    // working when the VF count changes) restricted to the VF product id.
     let mut specs: Vec<String> = Vec::new();
     let mut covered: Vec<String> = Vec::new();
+    if !req.pin_addresses {
+        portable_specs(host, req, &devs, &tag, &mut specs, &mut covered)?;
+    }
+    // All current VFs of a PF, by the PF's address (PF mode keeps working when the
+    // VF count changes) restricted to the VF product id.
     for pf in host
         .devices
         .iter()
         .filter(|p| p.sriov.as_ref().is_some_and(|s| s.total_vfs > 0))
     {
         let vfs: Vec<String> = pf.virtfns.iter().map(|v| v.to_string()).collect();
-        if vfs.is_empty() || !vfs.iter().all(|v| selected.contains(v)) {
+        if vfs.is_empty()
+            || !vfs
+                .iter()
+                .all(|v| selected.contains(v) && !covered.contains(v))
+        {
             continue;
         }
         let ids: Vec<String> = pf
@@ -236,8 +278,7 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
     if !filters.iter().any(|f| f == PCI_FILTER) {
         filters.push(PCI_FILTER.to_string());
     }
-    let count = req.count.max(1);
-    let flavor_value = format!("{}:{}", req.alias, count);
+    let flavor_value = format!("{}:{}", req.alias, req.count);
     let flavor_command = format!(
         "openstack flavor set {} --property pci_passthrough:alias={}",
         shell_quote(&req.flavor),
@@ -251,6 +292,87 @@ pub fn render(host: &Host, req: &RenderRequest) -> Result<Rendered, RenderError>
         flavor_value,
         selects,
     })
+}
+
+/// Builds a spec value from its fields (adding the request's tags).
+type Tagger<'a> = dyn Fn(Vec<(&str, String)>) -> String + 'a;
+
+/// The portable specs: per vendor:product pair, the ids alone when they select
+/// exactly the chosen devices with those ids; else, for VFs, the PF's interface name
+/// with the ids when that selects exactly the chosen VFs of that PF.
+fn portable_specs(
+    host: &Host,
+    req: &RenderRequest,
+    devs: &[&PciDevice],
+    tag: &Tagger<'_>,
+    specs: &mut Vec<String>,
+    covered: &mut Vec<String>,
+) -> Result<(), RenderError> {
+    let mut pairs: Vec<(String, String)> = devs
+        .iter()
+        .map(|d| (d.vendor_id.to_string(), d.device_id.to_string()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    for (vendor, product) in pairs {
+        let group: Vec<String> = devs
+            .iter()
+            .filter(|d| d.vendor_id.to_string() == vendor && d.device_id.to_string() == product)
+            .map(|d| d.address.to_string())
+            .collect();
+        let ids = tag(vec![
+            ("vendor_id", vendor.clone()),
+            ("product_id", product.clone()),
+        ]);
+        if same_set(&selection_of(host, std::slice::from_ref(&ids))?, &group) {
+            specs.push(ids);
+            covered.extend(group);
+            continue;
+        }
+        if req.report_in_placement {
+            continue;
+        }
+        // VFs of one PF, all of them with these ids: the PF's interface name.
+        let mut pfs: Vec<&PciDevice> = group
+            .iter()
+            .filter_map(|a| devs.iter().find(|d| d.address.to_string() == *a))
+            .filter_map(|d| d.physfn.and_then(|p| host.device(&p)))
+            .collect();
+        pfs.sort_by_key(|p| p.address);
+        pfs.dedup_by_key(|p| p.address);
+        for pf in pfs {
+            let Some(netdev) = pf.netdevs.first() else {
+                continue;
+            };
+            let want: Vec<String> = pf
+                .virtfns
+                .iter()
+                .filter_map(|v| host.device(v))
+                .filter(|v| v.vendor_id.to_string() == vendor && v.device_id.to_string() == product)
+                .map(|v| v.address.to_string())
+                .collect();
+            if want.is_empty() || !want.iter().all(|a| group.contains(a)) {
+                continue;
+            }
+            let by_name = tag(vec![
+                ("devname", netdev.clone()),
+                ("vendor_id", vendor.clone()),
+                ("product_id", product.clone()),
+            ]);
+            if same_set(&selection_of(host, std::slice::from_ref(&by_name))?, &want) {
+                specs.push(by_name);
+                covered.extend(want);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 fn shell_quote(s: &str) -> String {
@@ -309,145 +431,4 @@ pub fn conf_snippet(r: &Rendered) -> String {
         r.enabled_filters.join(",")
     ));
     s
-}
-
-/// What `--write` adds to a nova.conf.
-#[derive(Clone, Debug, Default)]
-pub struct ConfEdit {
-    /// device_spec values to have under `[pci]`.
-    pub device_spec: Vec<String>,
-    /// alias values to have under `[pci]`.
-    pub alias: Vec<String>,
-    /// Make sure `PciPassthroughFilter` is enabled.
-    pub add_filter: bool,
-}
-
-/// Equal as nova would read them (JSON compared as values).
-fn same_value(a: &str, b: &str) -> bool {
-    match (py::loads(a), py::loads(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
-}
-
-fn section_of(line: &str) -> Option<String> {
-    let t = py::text::rstrip(line);
-    (t.starts_with('[') && t.ends_with(']') && t.len() > 2).then(|| t[1..t.len() - 1].to_string())
-}
-
-/// Applies an edit to nova.conf text, keeping every other line and comment.
-/// Running it on its own output changes nothing.
-pub fn edit_conf(file: &str, text: &str, edit: &ConfEdit) -> Result<String, ConfError> {
-    let ini = parse_ini(file, text)?;
-    let current = NovaConf::from_files(std::slice::from_ref(&ini));
-    let have_spec: Vec<String> = current
-        .device_spec
-        .iter()
-        .map(|v| v.value.clone())
-        .collect();
-    let have_alias: Vec<String> = current.alias.iter().map(|v| v.value.clone()).collect();
-    let unescape = |s: &String| s.replace("$$", "$");
-    let new_spec: Vec<&String> = edit
-        .device_spec
-        .iter()
-        .filter(|s| !have_spec.iter().any(|h| same_value(h, &unescape(s))))
-        .collect();
-    let new_alias: Vec<&String> = edit
-        .alias
-        .iter()
-        .filter(|s| !have_alias.iter().any(|h| same_value(h, &unescape(s))))
-        .collect();
-
-    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let ends_with_nl = text.is_empty() || text.ends_with('\n');
-
-    // Filters: rewrite the last enabled_filters assignment (what nova reads), or add one.
-    let mut add_fs_line: Option<String> = None;
-    let mut changed = !new_spec.is_empty() || !new_alias.is_empty();
-    if edit.add_filter && !current.enabled_filters.iter().any(|f| f == PCI_FILTER) {
-        match ini.assignments.iter().rev().find(|a| {
-            conf::normalize_group(&a.section) == "filter_scheduler" && a.key == "enabled_filters"
-        }) {
-            Some(a) => {
-                let mut list = conf::parse_list(&a.value);
-                list.push(PCI_FILTER.to_string());
-                let start = a.loc.line - 1;
-                // The assignment spans its continuation lines.
-                let mut end = start + 1;
-                while end < lines.len()
-                    && (lines[end].starts_with(' ') || lines[end].starts_with('\t'))
-                    && !py::text::rstrip(&lines[end]).is_empty()
-                {
-                    end += 1;
-                }
-                lines.splice(start..end, [format!("{} = {}", a.key, list.join(","))]);
-                changed = true;
-            }
-            None => {
-                let mut list: Vec<String> = DEFAULT_ENABLED_FILTERS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                list.push(PCI_FILTER.to_string());
-                add_fs_line = Some(format!("enabled_filters = {}", list.join(",")));
-                changed = true;
-            }
-        }
-    }
-
-    let mut pci_lines: Vec<String> = Vec::new();
-    pci_lines.extend(new_spec.iter().map(|v| format!("device_spec = {v}")));
-    pci_lines.extend(new_alias.iter().map(|v| format!("alias = {v}")));
-    insert_into_section(&mut lines, "pci", pci_lines);
-    if let Some(l) = add_fs_line {
-        insert_into_section(&mut lines, "filter_scheduler", vec![l]);
-    }
-    if !changed {
-        return Ok(text.to_string());
-    }
-    let mut out = lines.join(nl);
-    if ends_with_nl && !out.is_empty() {
-        out.push_str(nl);
-    }
-    Ok(out)
-}
-
-/// Inserts lines at the end of the last section named `name` (before its trailing
-/// blank lines), or appends the section.
-fn insert_into_section(lines: &mut Vec<String>, name: &str, new: Vec<String>) {
-    if new.is_empty() {
-        return;
-    }
-    let starts: Vec<usize> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| section_of(l).is_some_and(|s| conf::normalize_group(&s) == name))
-        .map(|(i, _)| i)
-        .collect();
-    match starts.last() {
-        Some(&s) => {
-            let mut end = lines
-                .iter()
-                .enumerate()
-                .skip(s + 1)
-                .find(|(_, l)| section_of(l).is_some())
-                .map_or(lines.len(), |(i, _)| i);
-            while end > s + 1 && py::text::strip(&lines[end - 1]).is_empty() {
-                end -= 1;
-            }
-            // A value's continuation lines stay attached to it.
-            let at = end;
-            for (k, l) in new.into_iter().enumerate() {
-                lines.insert(at + k, l);
-            }
-        }
-        None => {
-            if lines.last().is_some_and(|l| !py::text::strip(l).is_empty()) {
-                lines.push(String::new());
-            }
-            lines.push(format!("[{name}]"));
-            lines.extend(new);
-        }
-    }
 }

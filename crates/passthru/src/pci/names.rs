@@ -207,19 +207,6 @@ impl PciIds {
     }
 }
 
-/// A short name for narrow tables: the bracketed marketing name when pci.ids has one
-/// ("Ethernet Controller Virtual Function" stays whole; "I350 Gigabit Network
-/// Connection" stays whole), truncated to `max` characters with an ellipsis.
-pub fn shorten(name: &str, max: usize) -> String {
-    let n = name.trim();
-    if n.chars().count() <= max {
-        return n.to_string();
-    }
-    let mut s: String = n.chars().take(max.saturating_sub(1)).collect();
-    s.push('…');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 pub mod blacklist;
 pub mod nova_device_spec;
+pub mod nova_fatal;
 pub mod qemu_acl;
 pub mod vfio_ids;
 

@@ -22,26 +22,23 @@ const LABEL: &str = "nova device_spec";
 /// The check.
 pub fn check(ctx: &Context) -> Vec<Finding> {
     let h = ctx.host;
-    let Some(nova) = &h.system.nova else {
+    if h.system.nova.is_none() {
         return Vec::new();
-    };
+    }
     let specs = NovaSpecs::of(h);
     let mut out = Vec::new();
-    for (v, (_, parsed)) in nova.device_specs.iter().zip(&specs.values) {
-        let place = format!("/{}:{}", nova.path, v.line);
+    for (v, parsed) in &specs.values {
+        let place = v.loc.to_string();
         let one_line = v.value.replace('\n', " ");
         if parsed.is_none() {
-            out.push(
-                Finding::new(ID, Section::Configuration, Severity::Fail, LABEL, format!("{place}: {} = {one_line} is rejected by nova", v.option))
-                    .why("nova-compute refuses to start with a device_spec it cannot parse (`passthru nova check` shows nova's exact error)")
-                    .fix(format!("Fix the JSON at {place} (one object or a list of objects per line; no trailing # comment), then restart nova-compute")),
-            );
+            // A value nova rejects stops nova-compute: config.nova-fatal says so,
+            // with nova's message (one decision, `nova::check::Report::fatal`).
             continue;
         }
         let n = h
             .devices
             .iter()
-            .filter(|d| !d.is_bridge() && specs.value_matches(v.line, h, d))
+            .filter(|d| !d.is_bridge() && specs.value_matches(v.loc.line, h, d))
             .count();
         if n > 0 {
             out.push(Finding::new(

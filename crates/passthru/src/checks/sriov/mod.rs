@@ -54,8 +54,9 @@ pub fn vf_requests(host: &Host, pf: &PciDevice) -> Vec<String> {
     }
     if let Some(nova) = &host.system.nova {
         let specs = nova_match::NovaSpecs::of(host);
-        for (line, _) in &specs.values {
-            if specs.value_matches(*line, host, &vf) {
+        for (v, _) in &specs.values {
+            let line = v.loc.line;
+            if specs.value_matches(line, host, &vf) {
                 out.push(format!("nova device_spec (/{}:{line})", nova.path));
             }
         }

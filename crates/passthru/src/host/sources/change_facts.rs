@@ -125,8 +125,10 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Reads one file into `files`; true when it exists and is a readable file.
-fn read_file(root: &Root, rel: &str, f: &mut ChangeFacts) -> bool {
+/// Reads one file into `files`; true when it exists and is a readable file. Commands
+/// that edit a file named on their command line (`render nova --write FILE`) read it
+/// with this too.
+pub fn read_file(root: &Root, rel: &str, f: &mut ChangeFacts) -> bool {
     let Ok(bytes) = root.read(rel) else {
         return false;
     };
