@@ -275,6 +275,8 @@ fn healthy_host_passes_everything() {
     }
     want.push(("config.vfio-ids-absent", None));
     want.push(("config.blacklist-absent", None));
+    want.push(("conflict.vf-count", None));
+    want.push(("conflict.driver", None));
     assert_eq!(ids, want);
     assert_eq!(
         finding(&v, "iommu.no-interrupt-remapping", None)["message"],
@@ -330,7 +332,7 @@ fn healthy_host_text_report_and_kernel_log() {
         assert!(text.lines().any(|l| l == h), "no heading {h} in\n{text}");
     }
     assert!(
-        text.ends_with("Summary: 35 passed, 0 info, 0 warnings, 0 failures\n"),
+        text.ends_with("Summary: 37 passed, 0 info, 0 warnings, 0 failures\n"),
         "{text}"
     );
     // Same report, quiet: nothing but the summary.
@@ -462,6 +464,7 @@ fn gpu_sharing_its_group_with_a_storage_controller() {
             "driver",
             "sriov",
             "configuration",
+            "owners",
             "guest"
         ]
     );
@@ -647,6 +650,8 @@ fn nova_device_spec_selects_devices_and_stale_config_is_reported() {
             p("config.blacklist-absent", "warn", None),
             p("config.nova-spec-unmatched", "warn", None),
             p("config.qemu-acl-missing-group", "warn", None),
+            // modprobe.d's vfio-pci ids= is who binds the GPU at boot.
+            p("conflict.driver", "info", Some("0000:01:00.0")),
         ],
         "{v:#}"
     );
@@ -760,7 +765,8 @@ fn why_on_a_healthy_vf_walks_the_whole_chain() {
         "4. driver",
         "5. SR-IOV",
         "6. configuration",
-        "7. use by a guest",
+        "7. other owners",
+        "8. use by a guest",
     ]
     .iter()
     .enumerate()
@@ -850,7 +856,7 @@ fn a_device_given_to_two_domains() {
     let o = passthru(t.path(), &["why", "01:00.0"]);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(text.contains("7. use by a guest"), "{text}");
+    assert!(text.contains("8. use by a guest"), "{text}");
     assert!(
         text.contains("Checking 0000:01:00.0 use by a guest"),
         "{text}"
@@ -1444,7 +1450,16 @@ fn nothing_meant_for_passthrough_reads_host_devices_configuration() {
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.starts_with("Summary"))
         .collect();
-    assert_eq!(heads, ["Host", "Devices", "Configuration"], "{text}");
+    assert_eq!(
+        heads,
+        [
+            "Host",
+            "Devices",
+            "Configuration",
+            "Other owners (what else sets VF counts and drivers at boot)"
+        ],
+        "{text}"
+    );
     assert!(
         text.contains("\nDevices\n  7 PCI functions, 5 IOMMU groups (5 isolated), 1 SR-IOV PF with 0 VFs. No device is meant for passthrough"),
         "{text}"

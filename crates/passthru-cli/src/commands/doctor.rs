@@ -94,7 +94,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 /// The `Checking ...` label of a finding (device findings name their device).
 pub fn label(f: &Finding) -> String {
     match f.device {
-        Some(d) if f.section == Section::Devices => format!("Checking {d} {}", f.check),
+        Some(d) if matches!(f.section, Section::Devices | Section::Owners) => {
+            format!("Checking {d} {}", f.check)
+        }
         _ => format!("Checking {}", f.check),
     }
 }
@@ -201,6 +203,8 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
         .collect();
     let targets = digest::digest(host, &targets);
     let others = digest::digest(host, &others);
+    // A module option or vfio-pci ids= reaches every VF of a kind: said once too.
+    let owners = digest::digest(host, &section(Section::Owners).collect::<Vec<_>>());
     let entry_findings = |es: &'_ [Entry<'_>]| -> Vec<Finding> {
         es.iter()
             .map(|e| match e {
@@ -212,6 +216,7 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
     let printed: Vec<Finding> = entry_findings(&targets)
         .into_iter()
         .chain(entry_findings(&others))
+        .chain(entry_findings(&owners))
         .collect();
     let width = label_width(
         section(Section::Host)
@@ -252,6 +257,13 @@ pub fn render(host: &Host, r: &Report, quiet: bool) -> String {
         for f in section(Section::Configuration) {
             write_finding(&mut s, f, width, "  ");
         }
+    }
+    if !owners.is_empty() {
+        let _ = writeln!(
+            s,
+            "Other owners (what else sets VF counts and drivers at boot)"
+        );
+        write_entries(&mut s, host, &owners, width, false);
     }
     let _ = writeln!(s, "Summary: {}", summary_line(&counts(&r.findings)));
     s

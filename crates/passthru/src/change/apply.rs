@@ -213,6 +213,7 @@ pub fn plan_apply(
     if !opts.boot && !opts.runtime_only {
         let mut refusals = lasting_selection_refusals(host, desired, &counts);
         refusals.retain(|r| desired.persist() || !r.forceable);
+        refusals.extend(owner_conflicts(host, desired, &mut plan.warnings));
         enforce(refusals, opts.force, &mut plan.warnings)?;
     }
     let bind_now = if opts.boot {
@@ -362,6 +363,36 @@ fn lasting_selection_refusals(
                 msg,
                 format!("add [[sriov]] pf = \"{name}\" vfs = {n} to the host file (--force if something else creates the VFs at boot)"),
             ));
+        }
+    }
+    out
+}
+
+/// Other owners of what the host file sets (`conflict.*`, the same judgement doctor
+/// makes): one that will undo it at boot is a refusal (`--force` overrides, as when
+/// passthru is meant to win the race or the owner is about to be removed); one that
+/// sets the same is a warning, since two owners now hold it.
+fn owner_conflicts(host: &Host, desired: &Desired, warnings: &mut Vec<String>) -> Vec<Refusal> {
+    use crate::checks::conflict::{claims, devices, fix, judge, wants};
+    use crate::host::owners::ClaimAction;
+    let w = wants(host, desired, "the host file");
+    let mut out = Vec::new();
+    for c in claims(host) {
+        for d in devices(host, &c) {
+            let asked = match &c.action {
+                ClaimAction::NumVfs(_) => w.vfs.get(&d.address).map(|n| ClaimAction::NumVfs(*n)),
+                ClaimAction::Driver(_) if w.vfio.contains(&d.address) => {
+                    Some(ClaimAction::Driver("vfio-pci".into()))
+                }
+                _ => None,
+            };
+            let Some(asked) = asked else { continue };
+            let j = judge(&c, d, Some((w.source.as_str(), &asked)));
+            if j.undoes {
+                out.push(Refusal::forceable(Some(d.address), j.message, fix(&c, d)));
+            } else {
+                warnings.push(j.message);
+            }
         }
     }
     out

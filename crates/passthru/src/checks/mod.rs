@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod config;
+pub mod conflict;
 pub mod device;
 pub mod digest;
 pub mod fix;
@@ -71,6 +72,8 @@ pub enum Section {
     Devices,
     /// Configuration files.
     Configuration,
+    /// Other owners of VF counts and drivers (NetworkManager, driverctl, udev...).
+    Owners,
 }
 
 /// One result of one check.
@@ -204,12 +207,14 @@ pub fn run(ctx: &Context) -> Report {
     let mut host_f = Vec::new();
     let mut dev_f = Vec::new();
     let mut conf_f = Vec::new();
+    let mut owner_f = Vec::new();
     for c in registry::CHECKS {
         for f in (c.run)(ctx) {
             match f.section {
                 Section::Host => host_f.push(f),
                 Section::Devices => dev_f.push(f),
                 Section::Configuration => conf_f.push(f),
+                Section::Owners => owner_f.push(f),
             }
         }
     }
@@ -218,6 +223,7 @@ pub fn run(ctx: &Context) -> Report {
     let mut findings = host_f;
     findings.extend(dev_f);
     findings.extend(conf_f);
+    findings.extend(owner_f);
     Report {
         selection: ctx.selection,
         devices: ctx.targets.iter().map(|d| d.address).collect(),

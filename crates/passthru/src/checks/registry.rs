@@ -1,6 +1,6 @@
 //! Every check, in report order. Add a check here and nowhere else.
 
-use crate::checks::{config, device, host, sriov, Context, Finding, Section};
+use crate::checks::{config, conflict, device, host, sriov, Context, Finding, Section};
 
 /// A registered check.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +44,8 @@ pub const CHECKS: &[Check] = &[
     config::nova_fatal::CHECK,
     config::nova_device_spec::CHECK,
     config::qemu_acl::CHECK,
+    conflict::vf_count::CHECK,
+    conflict::driver::CHECK,
 ];
 
 /// The check with an id.

@@ -60,6 +60,11 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "device.numa-unknown",
         ],
     ),
+    (
+        "owners",
+        "other owners of VF counts and drivers at boot",
+        &["conflict.vf-count", "conflict.driver"],
+    ),
     ("guest", "use by a guest", &["device.assigned-twice"]),
 ];
 

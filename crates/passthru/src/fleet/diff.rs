@@ -94,34 +94,34 @@ fn host_facts(h: &Host) -> Vec<(String, String, String)> {
         ));
     }
     if s.collected {
-        // nova.conf as nova reads it: the same view passthru_facts gives Ansible.
+        // nova.conf as nova reads it (the one parser, nova::conf): merged option
+        // names, substitutions; a file nova cannot parse is a value of its own.
         let nova = s
             .nova
             .as_ref()
-            .map(crate::inventory::essentials::NovaEssentials::from_facts);
-        let join = |vals: Option<Vec<String>>| match vals {
-            None => "(no nova.conf)".to_string(),
-            Some(v) if v.is_empty() => "(none)".to_string(),
-            Some(v) => v.join(" | "),
-        };
+            .map(|f| crate::nova::conf::NovaConf::from_facts(f).map_err(|e| e.to_string()));
+        let join =
+            |pick: fn(&crate::nova::conf::NovaConf) -> &Vec<crate::nova::conf::ConfValue>| {
+                match &nova {
+                    None => "(no nova.conf)".to_string(),
+                    Some(Err(e)) => format!("(unreadable: {e})"),
+                    Some(Ok(c)) if pick(c).is_empty() => "(none)".to_string(),
+                    Some(Ok(c)) => pick(c)
+                        .iter()
+                        .map(|v| norm_space(&v.value))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                }
+            };
         out.push((
             "nova.device_spec".into(),
             "nova [pci] device_spec".into(),
-            join(nova.as_ref().map(|n| {
-                n.errors
-                    .iter()
-                    .chain(&n.device_spec)
-                    .map(|v| norm_space(v))
-                    .collect()
-            })),
+            join(|c| &c.device_spec),
         ));
         out.push((
             "nova.alias".into(),
             "nova [pci] alias".into(),
-            join(
-                nova.as_ref()
-                    .map(|n| n.alias.iter().map(|v| norm_space(v)).collect()),
-            ),
+            join(|c| &c.alias),
         ));
         out.push((
             "qemu.cgroup_device_acl".into(),

@@ -2,6 +2,7 @@
 
 pub mod change_facts;
 pub mod model;
+pub mod owners;
 pub mod resolve;
 pub mod root;
 pub mod sources;

@@ -52,6 +52,10 @@ pub struct SystemFacts {
     /// (`run/libvirt/qemu/*.xml`) on the host, with the PCI devices they are given.
     /// `None` when the root has neither directory.
     pub libvirt_domains: Option<Vec<GuestDomain>>,
+    /// Other owners of VF counts and drivers (NetworkManager, networkd, driverctl,
+    /// udev, boot scripts and units, os-net-config, the SR-IOV operator) and the
+    /// installed host file to compare them with.
+    pub owners: crate::host::owners::OwnerFacts,
 }
 
 /// A libvirt domain and the host PCI devices it is given.

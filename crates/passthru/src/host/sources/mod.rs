@@ -4,6 +4,7 @@ pub mod change_facts;
 pub mod journal;
 pub mod libvirt;
 pub mod lspci_text;
+pub mod owners;
 pub mod snapshot;
 pub mod sysfs;
 pub mod system;

@@ -43,4 +43,5 @@ pub fn read_system(root: &Root, host: &mut Host) {
     s.libvirt_domains = libvirt::read_domains(root);
     s.kernel_args_asked = passthru_state::read_kernel_args_asked(root, s.cpu.vendor);
     s.kernel_log = kernel_log::read_live_kernel_log(root);
+    s.owners = crate::host::sources::owners::read_owners(root);
 }
