@@ -4,12 +4,12 @@
 #     for a distant network), --concurrency 8, against the same on one such host;
 #  2. doctor on 16 plain hosts against `ansible all -m setup -f 16` (ansible-core from
 #     PyPI, in target/ansible-venv) gathering facts from the same hosts.
-# Medians of hyperfine runs; prints the ratios. Usage: scripts/bench-fleet.sh [RUNS]
+# Medians of hyperfine runs (-i: doctor exits 1/2 with its verdict); prints the ratios. Usage: scripts/bench-fleet.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 bin=${PASSTHRU_BIN:-target/debug/passthru}
-cargo build -q -p passthru-cli --bin passthru -p passthru-testsupport --bin passthru-sshd-fleet
+cargo build -q -p passthru-cli --bin passthru -p passthru-testsupport --bin passthru-sshd-fleet --bin passthru-fakehost
 [ -x target/ansible-venv/bin/ansible ] || {
   python3 -m venv target/ansible-venv
   target/ansible-venv/bin/pip install -q ansible-core
@@ -19,34 +19,33 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$S"; }
 trap cleanup EXIT
 target/debug/passthru-fakehost write --scenario i350 "$S/root" >/dev/null
-fleet() { # N DELAY NAME -> the ssh_config path
+fleet() { # N DELAY NAME: starts a fleet (not in a subshell, so its pid is kept to stop it)
   target/debug/passthru-sshd-fleet "$1" --delay "$2" --install "passthru=$PWD/$bin" \
     --ready "$S/$3.ready" --lifetime 1800 >/dev/null &
   pids+=($!)
   for _ in $(seq 600); do [ -s "$S/$3.ready" ] && break; sleep 0.1; done
-  cat "$S/$3.ready"
 }
 median() { jq -r '.results[0].median' "$1"; }
 
 # 1. Concurrency: 8 slow hosts vs 1.
-cfg=$(fleet 8 4 slow)
+fleet 8 4 slow; cfg=$(cat "$S/slow.ready")
 hosts8=$(for i in $(seq 8); do printf -- '--host h%s ' "$i"; done)
-hyperfine -N --runs "$runs" --export-json "$S/one.json" \
+hyperfine -N -i --runs "$runs" --export-json "$S/one.json" \
   "$bin --ssh-config $cfg --host h1 --remote-root $S/root doctor"
-hyperfine -N --runs "$runs" --export-json "$S/eight.json" \
+hyperfine -N -i --runs "$runs" --export-json "$S/eight.json" \
   "$bin --ssh-config $cfg $hosts8 --concurrency 8 --remote-root $S/root doctor"
 one=$(median "$S/one.json"); eight=$(median "$S/eight.json")
 
 # 2. 16 plain hosts: passthru doctor vs ansible -m setup.
-cfg16=$(fleet 16 0 plain)
+fleet 16 0 plain; cfg16=$(cat "$S/plain.ready")
 hosts16=$(for i in $(seq 16); do printf -- '--host h%s ' "$i"; done)
 printf '[all]\n' > "$S/inv.ini"
 for i in $(seq 16); do echo "h$i" >> "$S/inv.ini"; done
 export ANSIBLE_HOME="$S/ah" ANSIBLE_SSH_CONTROL_PATH_DIR="$S/cp" ANSIBLE_LOCAL_TEMP="$S/lt"
 export ANSIBLE_SSH_ARGS="-F $cfg16 -o ControlMaster=auto -o ControlPersist=60s" ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
-hyperfine -N --runs "$runs" --export-json "$S/pt16.json" \
+hyperfine -N -i --runs "$runs" --export-json "$S/pt16.json" \
   "$bin --ssh-config $cfg16 $hosts16 --concurrency 16 --remote-root $S/root doctor"
-hyperfine -N --runs "$runs" --export-json "$S/ans16.json" \
+hyperfine -N -i --runs "$runs" --export-json "$S/ans16.json" \
   "target/ansible-venv/bin/ansible all -i $S/inv.ini -m setup -f 16"
 pt16=$(median "$S/pt16.json"); ans16=$(median "$S/ans16.json")
 

@@ -24,6 +24,9 @@ if command -v apt-get >/dev/null; then
     build-essential curl ca-certificates pkg-config \
     pciutils pci.ids libvirt-clients libvirt-daemon fuse3 libfuse3-dev \
     libxml2-utils augeas-tools hyperfine jq systemd python3-venv >/dev/null
+  # topo/report pictures: Chromium opens the pages (DOM, screenshot, network log),
+  # Graphviz lays out the DOT output.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium graphviz >/dev/null
   # man-db and groff render `passthru man` in tests/completions.rs (man -l).
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq man-db groff-base >/dev/null
   # Fleet tests (crates/passthru-testsupport/src/sshd.rs): real sshd on 127.0.0.2.., the ssh client.
@@ -50,8 +53,15 @@ if [ ! -x target/ansible-venv/bin/ansible-playbook ]; then
     { cat target/ansible-venv/pip.log >&2; exit 1; }
 fi
 
+# neutron's option definitions and agent parsers, and jsonschema, for the render tests
+# (crates/passthru-cli/tests/render_peers.rs): a venv under target/, created once.
+scripts/peers-venv.sh >/dev/null
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# nova 34 from PyPI in a venv (created once): the cargo tests feed it the nova.conf files
+# `render nova --write` merges (crates/passthru-cli/tests/nova.rs).
+scripts/nova-diff/run.sh --setup
 cargo test --workspace -- --test-threads="$(nproc)"
 # The README's first command, on this machine's real /sys (a debug build: the tests
 # built it already).

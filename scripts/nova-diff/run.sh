@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Differential test of passthru's nova rules against nova 34.0.0 itself.
 #   scripts/nova-diff/run.sh [--cases N] [--seed S]      (default 400 cases of each kind)
+#   scripts/nova-diff/run.sh --setup                     (only create the venv: the cargo
+#                                                          tests load merged files with it)
 # Creates scripts/nova-diff/venv on first use (pip, PyPI), builds the oracle example,
 # and exits non-zero when nova and passthru disagree on any generated case.
 set -euo pipefail
@@ -15,6 +17,9 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import nova.pci.devsp
       "$venv/bin/pip" install -q --no-deps nova==34.0.0 &&
       "$venv/bin/pip" install -q -r "$here/requirements.txt" -c "$here/constraints.txt"; } >"$log" 2>&1 ||
         { cat "$log" >&2; exit 1; }
+fi
+if [ "${1:-}" = "--setup" ]; then
+    exit 0
 fi
 cd "$repo"
 cargo build -q --release -p passthru --example nova_oracle

@@ -85,6 +85,10 @@ pub enum Command {
     Groups(commands::groups::Args),
     /// Capture every fact passthru uses into one JSON file, to analyse elsewhere.
     Snapshot(commands::snapshot::Args),
+    /// A picture of the PCI topology: NUMA nodes, ports, devices, VFs, IOMMU groups, verdicts.
+    Topo(commands::topo::Args),
+    /// One self-contained HTML page per host or fleet: summary, topology, findings, groups, nova, guests.
+    Report(commands::report::Args),
     /// Host readiness for passthrough: every finding with an id, severity and the fix.
     Doctor(commands::doctor::Args),
     /// Why a device can (or cannot) go to a guest: the chain from firmware to guest.

@@ -219,9 +219,18 @@ fn the_plan_says_whether_the_binding_outlives_a_reboot() {
     let root = m.root();
     let out = ok(&passthru(root, &["bind", "07:10.2", "--vfio"]));
     assert!(
-        out.contains("note: drivers and driver_override are runtime state: after a reboot 0000:07:10.2 goes back to its host driver; to keep it on vfio-pci, put `[vfio] devices = [\"0000:07:10.2\"]` in a host file"),
+        out.contains("note: drivers and driver_override are runtime state: after a reboot 0000:07:10.2 goes back to its host driver; to keep it on vfio-pci, put `[vfio] devices = [\"0000:07:10.2\"]` with `[[sriov]] pf = \"eno3\" vfs = 2` (the VFs exist at boot only if the file creates them) in a host file"),
         "{out}"
     );
+    // Issue 9 (15): the suggested lines, as a host file, are what apply accepts.
+    let f = root.join("suggested.toml");
+    std::fs::write(
+        &f,
+        "[[sriov]]\npf = \"eno3\"\nvfs = 2\n[vfio]\ndevices = [\"0000:07:10.2\"]\n",
+    )
+    .unwrap();
+    ok(&passthru(root, &["apply", f.to_str().unwrap()]));
+    std::fs::remove_file(&f).unwrap();
     // The installed host file selects eno4's VFs: giving 07:10.7 back lasts one boot.
     std::fs::create_dir_all(root.join("etc/passthru")).unwrap();
     std::fs::write(

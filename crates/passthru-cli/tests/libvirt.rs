@@ -176,6 +176,9 @@ fn the_seed_guest_passes_on_the_seed_host() {
 /// stores it and prints it back in hex).
 #[test]
 fn both_address_forms_verify_alike_from_a_file_stdin_and_libvirt() {
+    if !passthru_testsupport::peer::require_programs(&["virsh"]) {
+        return;
+    }
     let t = tree(scenarios::i350());
     let dec = variant(
         "domain='0x0000' bus='0x07' slot='0x10' function='0x7'",
@@ -392,6 +395,9 @@ fn shut_off(name: &str, xml: &str) -> String {
 
 #[test]
 fn through_libvirts_test_driver() {
+    if !passthru_testsupport::peer::require_programs(&["virsh"]) {
+        return;
+    }
     let t = tree(scenarios::i350());
     let d = tempfile::tempdir().unwrap();
     let second = shut_off("instance-00000002", &seed_domain());
@@ -458,6 +464,9 @@ fn through_libvirts_test_driver() {
 /// that guest by name (verify through the test driver).
 #[test]
 fn from_this_vf_to_a_verdict_through_libvirt() {
+    if !passthru_testsupport::peer::require_programs(&["virsh"]) {
+        return;
+    }
     let t = tree(scenarios::i350());
     let d = tempfile::tempdir().unwrap();
     let hostdev = passthru(t.path(), &["render", "libvirt", "pci_0000_07_10_7"]);
@@ -506,8 +515,9 @@ fn from_this_vf_to_a_verdict_through_libvirt() {
     );
     // The running guest holds its VF (vfio-pci, its own group); the shut-off one gets
     // its igbvf VF at start (managed).
+    // 07:10.3's PF (eno4) has no carrier: verify warns as doctor does (issue 9).
     let o = passthru(t.path(), &["verify", "vf-guest", "iface-guest", "-c", &uri]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
     let report = out(&o);
     assert!(report.contains("Guest vf-guest: running"), "{report}");
     assert!(
@@ -522,9 +532,26 @@ fn from_this_vf_to_a_verdict_through_libvirt() {
             "managed='yes': libvirt binds it to vfio-pci at start (now: igbvf)"
         )
     );
+    let (sev, msg, _) = check_line(&report, "0000:07:10.3 PF link (the VF's port)");
+    assert_eq!(
+        (sev, msg),
+        (
+            "WARN",
+            "its PF 0000:06:00.3: eno4 has no carrier (operstate down) with 2 VFs enabled"
+        )
+    );
+    let v = json(&passthru(t.path(), &["doctor", "07:10.3", "--json"]));
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "sriov.pf-no-carrier" && f["device"] == "0000:06:00.3")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(f["severity"], "warn");
+    assert!(msg.ends_with(f["message"].as_str().unwrap()), "{f}");
     // Both at once through --all, and no device given twice.
     let o = passthru(t.path(), &["verify", "--all", "-c", &uri, "-q"]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
 }
 
 fn fragment_schema(dir: &Path) -> String {
@@ -537,6 +564,9 @@ fn fragment_schema(dir: &Path) -> String {
 
 #[test]
 fn render_libvirt_output_is_what_libvirt_accepts() {
+    if !passthru_testsupport::peer::require_programs(&["xmllint", "virsh"]) {
+        return;
+    }
     let t = tree(scenarios::i350());
     let d = tempfile::tempdir().unwrap();
     let rng = fragment_schema(d.path());
@@ -628,6 +658,9 @@ fn render_libvirt_output_is_what_libvirt_accepts() {
 
 #[test]
 fn node_device_xml_of_every_device_validates_and_matches_the_seed() {
+    if !passthru_testsupport::peer::require_programs(&["xmllint", "virt-xml-validate"]) {
+        return;
+    }
     for spec in [scenarios::i350(), scenarios::two_socket()] {
         let t = tree(spec);
         let d = tempfile::tempdir().unwrap();
@@ -709,6 +742,9 @@ fn lspci_d(root: &Path, spec: &str) -> Result<BTreeSet<String>, String> {
 
 #[test]
 fn ls_filter_agrees_with_lspci_d() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     // The whole filter grammar is checked against lspci in the library's
     // tests/lspci_filter.rs; here the flag end to end, and its errors.
     let t = tree(scenarios::two_socket());
@@ -740,6 +776,9 @@ fn ls_filter_agrees_with_lspci_d() {
 
 #[test]
 fn opennebula_and_qemu_acl() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     let t = tree(scenarios::i350());
     let o = passthru(t.path(), &["render", "opennebula", "07:10.7", "07:10.3"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
@@ -821,6 +860,9 @@ fn opennebula_and_qemu_acl() {
 /// exactly the paths passthru says, in order. Needs augtool (augeas-tools).
 #[test]
 fn qemu_acl_parses_with_libvirts_qemu_conf_lens() {
+    if !passthru_testsupport::peer::require_programs(&["augtool"]) {
+        return;
+    }
     for (spec, devs) in [
         (scenarios::i350(), vec!["07:10.7", "pci_0000_07_10_3"]),
         (

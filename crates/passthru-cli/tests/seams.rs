@@ -327,3 +327,141 @@ fn kernel_args_output_read_by_doctor() {
     assert_eq!(grub(), GRUB);
     assert_eq!(reboot(root)["severity"], "pass");
 }
+
+/// Issue 9, defect 10: the GPU driving the host console (sysfs boot_vga = 1). doctor
+/// and why warn, bind refuses it without --force and warns with it, render warns, all
+/// in the same words.
+#[test]
+fn the_boot_vga_gpu_is_warned_about_and_bind_refuses_it() {
+    let mut h = gpu_host("snd_hda_intel");
+    for d in h.devices.iter_mut() {
+        if d.address == bdf("0000:01:00.0") {
+            d.boot_vga = Some(true);
+            d.driver = Some("nouveau".into());
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    h.write(t.path()).unwrap();
+    let root = t.path();
+    let gpu = "0000:01:00.0";
+    let v = json(&passthru(root, &["doctor", gpu, "--json"]));
+    let f = with_id(&v, "device.boot-vga", gpu);
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert_eq!(f[0]["severity"], "warn");
+    let words = f[0]["message"].as_str().unwrap().to_string();
+    assert!(words.contains("drives the host console"), "{words}");
+    let v = json(&passthru(root, &["why", gpu, "--all", "--json"]));
+    assert_eq!(with_id(&v, "device.boot-vga", gpu)[0]["severity"], "warn");
+
+    let o = passthru(root, &["bind", gpu, "--group", "--vfio"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", out(&o), err(&o));
+    assert!(err(&o).contains(&words), "{}", err(&o));
+    let o = passthru(root, &["bind", gpu, "--group", "--vfio", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(
+        out(&o).contains(&format!("warning: --force: {gpu}: {words}")),
+        "{}",
+        out(&o)
+    );
+    let o = passthru(root, &["render", "libvirt", gpu, "0000:01:00.1"]);
+    assert!(err(&o).contains(&words), "{}", err(&o));
+}
+
+/// Issue 9, defect 11: a fact the root does not have is not known, never a pass. A
+/// NIC named to doctor on a root without proc/net/route: "not known", INFO; with the
+/// routing table, the real answer.
+#[test]
+fn a_missing_routing_table_is_not_known_not_a_pass() {
+    use passthru_testsupport::NetdevSpec;
+    let nic = |h: HostSpec| {
+        let mut h = h;
+        h.devices.push(
+            DeviceSpec::new(bdf("0000:02:00.0"), 0x8086, 0x1521, 0x020000)
+                .driver("igb")
+                .group(2)
+                .numa(0)
+                .netdev(NetdevSpec::up("eno1", "a0:36:9f:00:00:01", 1000)),
+        );
+        h
+    };
+    let route = |root: &Path| {
+        let v = json(&passthru(root, &["doctor", "02:00.0", "--json"]));
+        let f = with_id(&v, "device.default-route", "0000:02:00.0");
+        assert_eq!(f.len(), 1, "{v:#}");
+        (
+            f[0]["severity"].as_str().unwrap().to_string(),
+            f[0]["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let t = tempfile::tempdir().unwrap();
+    nic(gpu_host("vfio-pci")).write(t.path()).unwrap();
+    let (sev, msg) = route(t.path());
+    assert_eq!(sev, "info");
+    assert!(
+        msg.starts_with("not known: whether eno1 carries the default route"),
+        "{msg}"
+    );
+
+    for (table, want) in [
+        (
+            "eno1\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n",
+            "fail",
+        ),
+        (
+            "eno2\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n",
+            "pass",
+        ),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        nic(gpu_host("vfio-pci"))
+            .file(
+                "proc/net/route",
+                &format!("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n{table}"),
+            )
+            .write(t.path())
+            .unwrap();
+        assert_eq!(route(t.path()).0, want, "{table}");
+    }
+}
+
+/// Issue 9, defect 15: `snapshot -o -` writes to stdout (read back by --snapshot), and
+/// `vfs PF 0x4` is 4, as the kernel's sriov_numvfs reads it.
+#[test]
+fn snapshot_to_stdout_and_vf_counts_as_the_kernel_reads_them() {
+    let t = tempfile::tempdir().unwrap();
+    passthru_testsupport::scenarios::i350()
+        .write(t.path())
+        .unwrap();
+    let o = passthru(t.path(), &["snapshot", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!t.path().join("-").exists(), "no file named '-'");
+    let d = tempfile::tempdir().unwrap();
+    let snap = d.path().join("host.json");
+    std::fs::write(&snap, &o.stdout).unwrap();
+    let a = passthru(t.path(), &["ls", "--json"]);
+    let b = Command::new(env!("CARGO_BIN_EXE_passthru"))
+        .args(["--snapshot", snap.to_str().unwrap(), "ls", "--json"])
+        .output()
+        .unwrap();
+    let key = |v: Value| -> Vec<(Value, Value)> {
+        v["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["address"].clone(), d["driver"].clone()))
+            .collect()
+    };
+    let (a, b) = (key(json(&a)), key(json(&b)));
+    assert_eq!(a.len(), 15);
+    assert_eq!(a, b);
+
+    let four = passthru(t.path(), &["vfs", "eno1", "4"]);
+    assert_eq!(four.status.code(), Some(0), "{}", err(&four));
+    for n in ["0x4", "04"] {
+        let o = passthru(t.path(), &["vfs", "eno1", n]);
+        assert_eq!(out(&o), out(&four), "{n}");
+    }
+    let o = passthru(t.path(), &["vfs", "eno1", "0xz"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(err(&o).contains("is not a VF count"), "{}", err(&o));
+}

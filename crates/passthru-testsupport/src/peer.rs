@@ -51,3 +51,10 @@ pub fn require_program(program: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// [`require_program`] for every program a test runs; `false` (the test skips, saying
+/// which is missing) when one is not on `PATH`. Use as
+/// `if !peer::require_programs(&["virsh", "xmllint"]) { return; }`.
+pub fn require_programs(programs: &[&str]) -> bool {
+    programs.iter().all(|p| require_program(p).is_some())
+}

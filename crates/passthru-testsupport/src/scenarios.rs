@@ -46,6 +46,17 @@ fn root_port(addr: Bdf, device: u16, link: LinkSpec) -> DeviceSpec {
         .irq(24)
 }
 
+/// The first seed's nova.conf for [`i350`] (`seeds/000_*`): the deprecated `[DEFAULT]`
+/// names `pci_alias` and `pci_passthrough_whitelist`, and the removed scheduler options.
+pub const I350_NOVA_CONF: &str = "\
+[DEFAULT]
+# from the seed: set on every compute and scheduler node
+pci_alias={\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\"}
+pci_passthrough_whitelist=[{\"vendor_id\": \"8086\", \"product_id\": \"1520\", \"physical_network\": \"physnet1\"}]
+scheduler_available_filters=nova.scheduler.filters.pci_passthrough_filter.PciPassthroughFilter
+scheduler_default_filters=RetryFilter,AvailabilityZoneFilter,RamFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,CoreFilter,PciPassthroughFilter
+";
+
 /// The seeds' host (`seeds/000_*`): a quad-port I350 (06:00.0-3 [8086:1521], igb,
 /// eno1-eno4) behind root port 00:1c.0, each PF with 2 of 8 VFs enabled (offset 384,
 /// stride 4, VF device 1520), so VFs 07:10.0-7 on a virtual bus 07: VF n of PF f at

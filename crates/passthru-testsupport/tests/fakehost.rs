@@ -259,3 +259,14 @@ fn extra_files_land_where_asked() {
     assert_eq!(read(t.path(), "etc/nova/nova.conf"), "[pci]\n");
     assert_eq!(link(t.path(), "etc/alt"), "/etc/nova/nova.conf");
 }
+
+/// Issue 9, defect 15: `--help` is not an error.
+#[test]
+fn fakehost_help_exits_0_with_the_usage() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_passthru-fakehost"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("usage: passthru-fakehost write"));
+}

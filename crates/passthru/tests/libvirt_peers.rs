@@ -111,6 +111,9 @@ fn dev<'h>(h: &'h Host, a: &str) -> &'h passthru::host::model::PciDevice {
 
 #[test]
 fn rendered_hostdevs_pass_the_schema_and_the_parser() {
+    if !passthru_testsupport::peer::require_programs(&["xmllint", "virsh"]) {
+        return;
+    }
     let h = seed_host();
     let t = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<&str>, HostdevOptions)> = vec![
@@ -190,6 +193,9 @@ fn rendered_hostdevs_pass_the_schema_and_the_parser() {
 
 #[test]
 fn the_fragment_wrapper_really_checks() {
+    if !passthru_testsupport::peer::require_programs(&["xmllint", "virsh"]) {
+        return;
+    }
     // A wrapper that accepted anything would make the test above worthless.
     let t = tempfile::tempdir().unwrap();
     let bad = "<hostdev mode='subsystem' type='pci' managed='yes'>\n  <source>\n    <address domain='0x0000' bus='0x07' slot='0x10' function='0x8'/>\n  </source>\n</hostdev>\n";
@@ -203,6 +209,9 @@ fn the_fragment_wrapper_really_checks() {
 
 #[test]
 fn node_device_xml_passes_the_schema_and_the_test_driver() {
+    if !passthru_testsupport::peer::require_programs(&["xmllint", "virt-xml-validate", "virsh"]) {
+        return;
+    }
     let h = seed_host();
     let t = tempfile::tempdir().unwrap();
     let mut node = String::from("<node>\n<device><name>computer</name><capability type='system'><hardware><uuid>e2a3b6b4-6c1c-4b8e-9a57-3c7e3f6b7a10</uuid></hardware><firmware/></capability></device>\n");
@@ -253,6 +262,9 @@ fn node_device_xml_passes_the_schema_and_the_test_driver() {
 
 #[test]
 fn the_seed_nodedev_still_validates_and_the_seed_domain_parses_through_libvirt() {
+    if !passthru_testsupport::peer::require_programs(&["xmllint", "virt-xml-validate", "virsh"]) {
+        return;
+    }
     let o = run(
         "virt-xml-validate",
         &[
@@ -280,6 +292,9 @@ fn the_seed_nodedev_still_validates_and_the_seed_domain_parses_through_libvirt()
 /// attribute.
 #[test]
 fn source_addresses_are_read_as_libvirt_reads_them() {
+    if !passthru_testsupport::peer::require_programs(&["virsh"]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     let cases = [
         "domain='0x0000' bus='0x07' slot='0x10' function='0x7'",

@@ -340,21 +340,33 @@ fn judge(name: &str, spec: HostSpec) {
 
 #[test]
 fn lspci_agrees_on_the_i350_host() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     judge("i350", scenarios::i350());
 }
 
 #[test]
 fn lspci_agrees_on_the_two_socket_host() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     judge("two-socket", scenarios::two_socket());
 }
 
 #[test]
 fn lspci_agrees_on_a_parametric_host() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     judge("parametric 3x20", scenarios::parametric(3, 20));
 }
 
 #[test]
 fn lspci_agrees_on_a_vmd_domain_and_vfs_past_the_bus() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     // A VMD domain (10000) and a PF whose VFs spill onto the next bus.
     let spec = scenarios::i350()
         .device(
@@ -391,6 +403,9 @@ fn lspci_agrees_on_a_vmd_domain_and_vfs_past_the_bus() {
 
 #[test]
 fn lspci_agrees_on_this_machines_real_root() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     if !Path::new("/sys/bus/pci/devices").is_dir() {
         println!("skipped: this machine has no /sys/bus/pci (no PCI bus or sysfs not mounted)");
         return;

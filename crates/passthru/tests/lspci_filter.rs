@@ -116,10 +116,16 @@ fn check(name: &str, spec: HostSpec) {
 
 #[test]
 fn agrees_on_the_seeds_host() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     check("i350", scenarios::i350());
 }
 
 #[test]
 fn agrees_on_a_two_socket_host() {
+    if !passthru_testsupport::peer::require_programs(&["lspci"]) {
+        return;
+    }
     check("two-socket", scenarios::two_socket());
 }

@@ -11,15 +11,7 @@ use passthru::nova::render::{render, RenderRequest};
 use passthru::pci::PciAddress;
 use passthru_testsupport::{scenarios, FakeHost};
 
-/// The first seed's nova.conf: the deprecated `[DEFAULT]` names.
-const SEED_CONF: &str = "\
-[DEFAULT]
-# from the seed: set on every compute and scheduler node
-pci_alias={\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\"}
-pci_passthrough_whitelist=[{\"vendor_id\": \"8086\", \"product_id\": \"1520\", \"physical_network\": \"physnet1\"}]
-scheduler_available_filters=nova.scheduler.filters.pci_passthrough_filter.PciPassthroughFilter
-scheduler_default_filters=RetryFilter,AvailabilityZoneFilter,RamFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,CoreFilter,PciPassthroughFilter
-";
+use passthru_testsupport::scenarios::I350_NOVA_CONF as SEED_CONF;
 
 fn host() -> Host {
     let tree = FakeHost::new(scenarios::i350()).write_temp().unwrap();
@@ -191,4 +183,59 @@ fn other_values_keep_novas_order_and_line_endings() {
     assert_eq!(m.moved.len(), 1);
     let again = merge("nova.conf", &m.text, &h, &req).unwrap();
     assert!(!again.changed, "{:?}", again.text);
+}
+
+/// Lines nova.conf files are made of here: the seed's deprecated names, `[pci]`
+/// values of ours and of other devices, other options, comments, blank lines.
+const LINES: &[&str] = &[
+    "[DEFAULT]",
+    "[pci]",
+    "[PCI]",
+    "[filter_scheduler]",
+    "# a comment",
+    "",
+    "debug = true",
+    "pci_alias={\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\"}",
+    "pci_alias={\"name\": \"gpu\", \"vendor_id\": \"10de\", \"product_id\": \"1db4\"}",
+    "pci_passthrough_whitelist=[{\"vendor_id\": \"8086\", \"product_id\": \"1520\"}]",
+    "pci_passthrough_whitelist={\"vendor_id\": \"15b3\"}",
+    "passthrough_whitelist = {\"vendor_id\": \"8086\", \"product_id\": \"1521\"}",
+    "device_spec = {\"vendor_id\": \"8086\", \"product_id\": \"1520\",",
+    "   \"physical_network\": \"physnet1\"}",
+    "device_spec = {\"address\": \"0000:00:1f.2\"}",
+    "alias = {\"name\": \"igbnic\", \"vendor_id\": \"8086\", \"product_id\": \"1520\", \"device_type\": \"type-VF\"}",
+    "alias = {\"name\": \"other\", \"vendor_id\": \"8086\", \"product_id\": \"1521\"}",
+    "enabled_filters = ComputeFilter,PciPassthroughFilter",
+    "enabled_filters = ComputeFilter",
+    "report_in_placement = false",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the file, the merge never panics; when it writes, nova check finds
+    /// nothing that stops nova and every VF is exposed (other values may expose other
+    /// devices), and merging its own output
+    /// again changes no byte.
+    #[test]
+    fn merging_is_checked_and_idempotent(
+        picks in proptest::collection::vec(0..LINES.len(), 0..14),
+        crlf in proptest::bool::ANY,
+    ) {
+        let h = host();
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut text = String::from("[DEFAULT]");
+        for p in picks {
+            text.push_str(nl);
+            text.push_str(LINES[p]);
+        }
+        text.push_str(nl);
+        let req = request(&h, &vfs(), None);
+        if let Ok(m) = merge("nova.conf", &text, &h, &req) {
+            let shown = exposed(&h, &m.text);
+            proptest::prop_assert!(vfs().iter().all(|v| shown.contains(v)), "{:?}", shown);
+            let again = merge("nova.conf", &m.text, &h, &req).unwrap();
+            proptest::prop_assert!(!again.changed, "{:?}\n->\n{:?}", m.text, again.text);
+        }
+    }
 }

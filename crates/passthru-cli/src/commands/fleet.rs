@@ -48,6 +48,54 @@ struct DiffJson<'a> {
     summary: &'a Summary,
 }
 
+/// Hosts with the names they were given.
+pub type NamedHosts = Vec<(String, passthru::Host)>;
+
+/// The facts of every --host / --hosts target, read there once (a snapshot) over
+/// SSH, in parallel: the hosts read, and every target's outcome (the unreachable
+/// ones `Failed`). Empty when no target is given. `fleet diff` and `report` read a
+/// fleet here.
+pub fn read_fleet(global: &GlobalArgs) -> Result<(NamedHosts, Vec<HostResult>)> {
+    let mut facts = Vec::new();
+    if !global.fleet.active() {
+        return Ok((facts, Vec::new()));
+    }
+    let fleet = Fleet::new(global)?;
+    let (rs, _) = fleet.each(fleet.concurrency(16), None, "reading", &|t| {
+        let outcome = match far::fetch_host(
+            &fleet.ssh,
+            t,
+            fleet.remote_root.as_deref(),
+            fleet.upload.as_deref(),
+        ) {
+            Ok(h) => {
+                let text = passthru::host::sources::snapshot::to_json(&h);
+                Outcome::Done {
+                    exit: 0,
+                    stdout: text.into_bytes(),
+                    stderr: String::new(),
+                }
+            }
+            Err(e) => failed(e),
+        };
+        HostResult {
+            target: t.clone(),
+            outcome,
+            reboot: None,
+        }
+    });
+    for r in &rs {
+        if let Outcome::Done { stdout, .. } = &r.outcome {
+            let h = passthru::host::sources::snapshot::from_json(
+                &String::from_utf8_lossy(stdout),
+                std::path::Path::new(&r.target.name),
+            )?;
+            facts.push((r.target.name.clone(), h));
+        }
+    }
+    Ok((facts, rs))
+}
+
 fn run_diff(global: &GlobalArgs, args: DiffArgs) -> Result<ExitCode> {
     let mut facts: Vec<(String, passthru::Host)> = Vec::new();
     for p in &args.snapshots {
@@ -56,43 +104,8 @@ fn run_diff(global: &GlobalArgs, args: DiffArgs) -> Result<ExitCode> {
             passthru::host::sources::read_snapshot(p)?,
         ));
     }
-    let mut results: Vec<HostResult> = Vec::new();
-    if global.fleet.active() {
-        let fleet = Fleet::new(global)?;
-        let (rs, _) = fleet.each(fleet.concurrency(16), None, "reading", &|t| {
-            let outcome = match far::fetch_host(
-                &fleet.ssh,
-                t,
-                fleet.remote_root.as_deref(),
-                fleet.upload.as_deref(),
-            ) {
-                Ok(h) => {
-                    let text = passthru::host::sources::snapshot::to_json(&h);
-                    Outcome::Done {
-                        exit: 0,
-                        stdout: text.into_bytes(),
-                        stderr: String::new(),
-                    }
-                }
-                Err(e) => failed(e),
-            };
-            HostResult {
-                target: t.clone(),
-                outcome,
-                reboot: None,
-            }
-        });
-        for r in &rs {
-            if let Outcome::Done { stdout, .. } = &r.outcome {
-                let h = passthru::host::sources::snapshot::from_json(
-                    &String::from_utf8_lossy(stdout),
-                    std::path::Path::new(&r.target.name),
-                )?;
-                facts.push((r.target.name.clone(), h));
-            }
-        }
-        results = rs;
-    }
+    let (read, results) = read_fleet(global)?;
+    facts.extend(read);
     if facts.len() + results.len() < 2 {
         bail!("fleet diff compares hosts: give at least two (--host, --hosts or snapshot files)");
     }

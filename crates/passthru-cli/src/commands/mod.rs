@@ -10,12 +10,16 @@ pub mod kernel_args;
 pub mod ls;
 pub mod nova;
 pub mod render;
+pub mod render_boot;
 pub mod render_libvirt;
 pub mod render_nova;
 pub mod render_opennebula;
 pub mod render_qemu_acl;
+pub mod render_sriov;
+pub mod report;
 pub mod show;
 pub mod snapshot;
+pub mod topo;
 pub mod undo;
 pub mod verify;
 pub mod vfs;
@@ -33,6 +37,8 @@ pub fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Show(a) => show::run(ctx, a),
         Command::Groups(a) => groups::run(ctx, a),
         Command::Snapshot(a) => snapshot::run(ctx, a),
+        Command::Topo(a) => topo::run(ctx, a),
+        Command::Report(a) => report::run(ctx, a),
         Command::Doctor(a) => doctor::run(ctx, a),
         Command::Why(a) => why::run(ctx, a),
         Command::Nova(c) => nova::run(ctx, c),

@@ -34,6 +34,10 @@ pub struct CheckArgs {
     /// A flavor's pci_passthrough:alias value to judge, e.g. 'a1:2,a2:1' (repeatable).
     #[arg(long = "flavor", value_name = "ALIAS:COUNT,...")]
     pub flavor: Vec<String>,
+    /// Which VFs a neutron port with vnic_type direct on this physical network could
+    /// get here, and why not the others.
+    #[arg(long, value_name = "NAME")]
+    pub physnet: Option<String>,
     /// Treat [pci] report_in_placement as true (whatever nova.conf says).
     #[arg(long)]
     pub report_in_placement: bool,
@@ -119,15 +123,41 @@ fn run_check(ctx: &Ctx, a: CheckArgs) -> Result<ExitCode> {
         Some(Severity::Warning) => Outcome::Warn,
         _ => Outcome::Ok,
     };
+    let ports = a
+        .physnet
+        .as_deref()
+        .map(|p| passthru::nova::ports::direct_ports(&report, p));
     if ctx.json() {
         print_json(&CheckJson {
             report: &report,
             fatal: &fatal,
+            ports: ports.as_ref(),
         })?;
     } else {
-        emit(&human(&report, &fatal, &shown))?;
+        let mut text = human(&report, &fatal, &shown);
+        if let Some(p) = &ports {
+            let _ = writeln!(
+                text,
+                "\nvnic_type direct ports on physical network {}: {} VF(s) here",
+                p.physnet,
+                p.usable()
+            );
+            for v in &p.vfs {
+                let _ = writeln!(
+                    text,
+                    "  {} {}: {}",
+                    if v.usable { "yes" } else { "no " },
+                    v.address,
+                    v.reason
+                );
+            }
+        }
+        emit(&text)?;
     }
-    Ok(outcome.into())
+    Ok(match &ports {
+        Some(p) if p.usable() == 0 => Outcome::Fail.into(),
+        _ => outcome.into(),
+    })
 }
 
 /// `nova check --json`: the report and what stops a nova service.
@@ -136,6 +166,9 @@ struct CheckJson<'a> {
     #[serde(flatten)]
     report: &'a Report,
     fatal: &'a [Fatal],
+    /// With --physnet: the VFs a direct port on it could get.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ports: Option<&'a passthru::nova::ports::DirectPorts>,
 }
 
 fn tags_text(tags: &[(String, passthru::nova::py::PyValue)]) -> String {

@@ -14,6 +14,15 @@ pub enum RenderCommand {
     Opennebula(super::render_opennebula::Args),
     /// qemu.conf cgroup_device_acl with the devices' /dev/vfio nodes.
     QemuAcl(super::render_qemu_acl::Args),
+    /// modprobe.d: options vfio-pci ids=, softdeps and blacklists (the file `apply` writes).
+    Modprobe(super::render_boot::ModprobeArgs),
+    /// The systemd unit `apply` installs (runs `passthru apply --boot` early at boot).
+    Systemd(super::render_boot::SystemdArgs),
+    /// neutron SR-IOV ports: the agent's physical_device_mappings and exclude_devices,
+    /// ML2's mechanism_drivers, and nova's device_spec with the same physical_network.
+    NeutronSriov(super::render_sriov::NeutronArgs),
+    /// The SR-IOV network device plugin's resourceList ConfigMap for VFs.
+    K8sDevicePlugin(super::render_sriov::K8sArgs),
 }
 
 /// Arguments of a renderer not in this build yet.
@@ -31,5 +40,9 @@ pub fn run(ctx: &Ctx, cmd: RenderCommand) -> anyhow::Result<ExitCode> {
         RenderCommand::Libvirt(a) => super::render_libvirt::run(ctx, a),
         RenderCommand::Opennebula(a) => super::render_opennebula::run(ctx, a),
         RenderCommand::QemuAcl(a) => super::render_qemu_acl::run(ctx, a),
+        RenderCommand::Modprobe(a) => super::render_boot::run_modprobe(ctx, a),
+        RenderCommand::Systemd(a) => super::render_boot::run_systemd(ctx, a),
+        RenderCommand::NeutronSriov(a) => super::render_sriov::run_neutron(ctx, a),
+        RenderCommand::K8sDevicePlugin(a) => super::render_sriov::run_k8s(ctx, a),
     }
 }

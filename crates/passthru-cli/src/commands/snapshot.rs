@@ -14,7 +14,7 @@ use std::process::ExitCode;
     after_help = "Example:\n  passthru snapshot -o host1.json && passthru --snapshot host1.json doctor"
 )]
 pub struct Args {
-    /// Write to this file instead of stdout.
+    /// Write to this file instead of stdout (`-` is stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -24,7 +24,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let host = ctx.host()?;
     let mut text = to_json(host);
     text.push('\n');
-    match args.output {
+    // `-o -` is stdout, as `--lspci -` reads stdin.
+    match args.output.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
             std::fs::write(&p, text)
                 .with_context(|| format!("cannot write snapshot to {}", p.display()))?;

@@ -31,8 +31,9 @@ pub struct Args {
     /// The PF: address (0000:06:00.0, 06:00.0) or network interface (eno1).
     #[arg(value_name = "PF")]
     pub pf: String,
-    /// How many VFs it should have.
-    #[arg(value_name = "N")]
+    /// How many VFs it should have: decimal, or hex / octal as the kernel's
+    /// sriov_numvfs accepts them (`0x4`, `010`).
+    #[arg(value_name = "N", value_parser = parse_count)]
     pub count: u32,
     /// Create the VFs without a host driver (sriov_drivers_autoprobe 0), e.g. for vfio-pci.
     #[arg(long, conflicts_with = "autoprobe")]
@@ -132,4 +133,22 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     .run(ctx, plan, &mut |_, _| Ok(Default::default()), &|h| {
         summary(h, &pf)
     })
+}
+
+/// A VF count as the kernel's `sriov_numvfs` reads it (`kstrtou16(buf, 0, ..)`):
+/// decimal, `0x` hex or leading-`0` octal.
+fn parse_count(s: &str) -> std::result::Result<u32, String> {
+    let t = s.trim();
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    u16::from_str_radix(digits, radix)
+        .map(u32::from)
+        .map_err(|_| {
+            format!("'{s}' is not a VF count: give a number (4, 0x4 or 04), at most 65535")
+        })
 }

@@ -245,7 +245,12 @@ fn kind(cmd: &Command) -> Kind {
 
 /// Whether this command line is a fleet run.
 pub fn active(global: &GlobalArgs, cmd: &Command) -> bool {
-    global.fleet.active() && !matches!(cmd, Command::Fleet(_) | Command::Watch(_))
+    // report reads every host itself and writes one page for the fleet.
+    global.fleet.active()
+        && !matches!(
+            cmd,
+            Command::Fleet(_) | Command::Watch(_) | Command::Report(_)
+        )
 }
 
 /// Runs a command on every host.

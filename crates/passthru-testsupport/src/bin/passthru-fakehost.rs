@@ -10,6 +10,11 @@ const USAGE: &str = "usage: passthru-fakehost write (--scenario NAME | --spec FI
 
 fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
+        // Asking for help is not an error: the usage on stdout, exit 0.
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
         Some("list") => {
             for s in passthru_testsupport::scenarios::SCENARIOS {
                 println!("{s}");

@@ -13,6 +13,7 @@ use crate::change::plan::{
     Precondition, UndoCommand, DRIVERS_PROBE,
 };
 use crate::change::{enforce, safety, ChangeError, Refusal};
+use crate::checks::device::boot_vga::{drives_console, CONSOLE};
 use crate::host::change_facts::ChangeFacts;
 use crate::host::model::{Host, PciDevice};
 use crate::inventory::groups::group_ownership;
@@ -110,6 +111,17 @@ pub fn plan_bind(
     ));
     if req.target == BindTarget::Host {
         refusals.extend(vfio_claims(host, &set));
+    }
+    if req.target.is_vfio() {
+        for d in set.iter().filter_map(|a| host.device(a)) {
+            if drives_console(d) && !state_holds(&req.target, d) {
+                refusals.push(Refusal::forceable(
+                    Some(d.address),
+                    format!("{}: {CONSOLE}", d.address),
+                    "move the host console to another GPU first (firmware setup), or --force from an SSH session".into(),
+                ));
+            }
+        }
     }
     if !req.target.is_vfio() {
         for a in &set {

@@ -49,7 +49,7 @@ Description=passthru: SR-IOV VFs and vfio-pci bindings from /etc/passthru/host.t
 DefaultDependencies=no
 After=local-fs.target systemd-modules-load.service systemd-udev-trigger.service
 Wants=network-pre.target
-Before=network-pre.target libvirtd.service nova-compute.service openstack-nova-compute.service
+Before=network-pre.target libvirtd.service virtqemud.service nova-compute.service openstack-nova-compute.service
 Conflicts=shutdown.target
 Before=shutdown.target
 ConditionPathExists=/etc/passthru/host.toml
@@ -411,8 +411,37 @@ pub fn after_reboot_bind(
     }
     let one = lost.len() == 1;
     if to_vfio {
+        // A VF exists after a reboot only if the file sets its PF's count: apply
+        // refuses a VF address without it, so the suggestion carries that line too.
+        let mut sriov: Vec<String> = Vec::new();
+        for d in lost
+            .iter()
+            .filter_map(|a| PciAddress::parse(a).ok().and_then(|a| host.device(&a)))
+        {
+            let Some(pf) = d.physfn.and_then(|p| host.device(&p)) else {
+                continue;
+            };
+            let name = pf
+                .netdevs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| pf.address.to_string());
+            let n = pf.sriov.as_ref().map_or(0, |s| s.num_vfs);
+            let line = format!("[[sriov]] pf = \"{name}\" vfs = {n}");
+            if !sriov.contains(&line) {
+                sriov.push(line);
+            }
+        }
+        let with_pf = if sriov.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with `{}` (the VFs exist at boot only if the file creates them)",
+                sriov.join("`, `")
+            )
+        };
         plan.notes.push(format!(
-            "drivers and driver_override are runtime state: after a reboot {} {} back to {} host driver; to keep {} on vfio-pci, put `[vfio] devices = [\"{}\"]` in a host file and `passthru apply` it (docs/host-file.md)",
+            "drivers and driver_override are runtime state: after a reboot {} {} back to {} host driver; to keep {} on vfio-pci, put `[vfio] devices = [\"{}\"]`{with_pf} in a host file and `passthru apply` it (docs/host-file.md)",
             lost.join(", "),
             if one { "goes" } else { "go" },
             if one { "its" } else { "their" },
@@ -494,7 +523,11 @@ mod tests {
     #[test]
     fn the_unit_orders_before_network_libvirt_and_nova() {
         let u = render_unit("/usr/bin/passthru");
-        assert!(u.contains("Before=network-pre.target libvirtd.service nova-compute.service"));
+        // Monolithic libvirtd and the modular daemons (virtqemud, the default since
+        // libvirt 9 on Fedora/RHEL 9) both start guests: both wait for the VFs.
+        assert!(u.contains(
+            "Before=network-pre.target libvirtd.service virtqemud.service nova-compute.service"
+        ));
         assert!(u.contains("DefaultDependencies=no"));
         assert!(
             u.contains("ExecStart=/usr/bin/passthru apply --boot --yes /etc/passthru/host.toml")

@@ -32,6 +32,7 @@ pub const CHECKS: &[Check] = &[
     device::driver::CHECK,
     device::vfio_group_node::CHECK,
     device::reset::CHECK,
+    device::boot_vga::CHECK,
     device::numa::CHECK,
     device::default_route::CHECK,
     device::nova_listed::CHECK,

@@ -208,7 +208,7 @@ fn a_target_carrying_the_default_route_fails() {
         ..Netdev::default()
     }];
     h.devices.push(nic);
-    h.system.default_route_interfaces = vec!["eno1".into()];
+    h.system.default_route_interfaces = Some(vec!["eno1".into()]);
     h.normalize();
     let p = problems(&h, &["02:00.0"]);
     assert_eq!(

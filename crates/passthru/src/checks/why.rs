@@ -39,6 +39,7 @@ pub const LINKS: &[(&str, &str, &[&str])] = &[
             "device.vfio-node-missing",
             "device.default-route",
             "device.no-reset",
+            "device.boot-vga",
         ],
     ),
     (

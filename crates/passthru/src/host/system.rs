@@ -39,8 +39,10 @@ pub struct SystemFacts {
     pub nova: Option<NovaConf>,
     /// `etc/libvirt/qemu.conf`, when present.
     pub qemu_conf: Option<QemuConf>,
-    /// Interfaces that carry a default route (`proc/net/route`, destination 0/0).
-    pub default_route_interfaces: Vec<String>,
+    /// Interfaces that carry a default route (`proc/net/route`, destination 0/0);
+    /// `None` when neither `proc/net/route` nor `proc/net/ipv6_route` could be read
+    /// (not known, which is not "no default route").
+    pub default_route_interfaces: Option<Vec<String>>,
     /// Interfaces under those (bridge ports, bond slaves, a VLAN's parent, at any
     /// depth): taking one from the host cuts the default route just the same.
     pub default_route_lowers: Vec<RouteLower>,

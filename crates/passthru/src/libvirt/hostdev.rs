@@ -3,6 +3,7 @@
 //! in hex, or `<interface type='hostdev'>` for an SR-IOV VF with MAC and VLAN, after
 //! checking the device can be assigned at all.
 
+use crate::checks::device::boot_vga::{drives_console, CONSOLE};
 use crate::host::model::{Host, PciDevice, SourceKind};
 use crate::inventory::groups::group_ownership;
 use crate::libvirt::{address_attrs, describe, xml_escape};
@@ -281,11 +282,8 @@ pub fn check_assignable(
             d.address
         ));
     }
-    if d.boot_vga == Some(true) {
-        warnings.push(
-            "this GPU drives the host console (boot_vga): the host loses its display when the guest starts"
-                .into(),
-        );
+    if drives_console(d) {
+        warnings.push(CONSOLE.into());
     }
     Ok(warnings)
 }

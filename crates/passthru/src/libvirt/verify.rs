@@ -10,6 +10,7 @@
 //! Findings are doctor's ([`crate::checks::Finding`], same ids style, severities and
 //! fields) with the guest they concern ([`Finding`]).
 
+use crate::checks::sriov::pf_carrier::pf_link;
 use crate::checks::{Finding as CheckFinding, Section};
 use crate::host::model::{Host, PciDevice};
 use crate::inventory::groups::group_ownership;
@@ -52,6 +53,7 @@ fn meta(id: &str) -> (Section, &'static str, &'static str) {
         "libvirt.device.interface" => (Section::Devices, "is a VF (interface type='hostdev')", "libvirt sets MAC and VLAN through the PF, which only VFs have"),
         "libvirt.device.backend" => (Section::Devices, "uses VFIO", "legacy KVM device assignment is gone from current kernels and QEMU"),
         "libvirt.device.driver" => (Section::Devices, "driver (vfio-pci or managed)", "QEMU reaches the device through VFIO: vfio-pci must hold it while the guest runs"),
+        "libvirt.device.pf-link" => (Section::Devices, "PF link (the VF's port)", "VFs share the PF's port: with the PF down or without carrier, the guest's VF has no link (and nova/libvirt may fail to start the instance)"),
         "libvirt.device.group" => (Section::Devices, "IOMMU group ownership", "VFIO hands out whole IOMMU groups; a member held by a host driver makes the group unusable"),
         "libvirt.device.numa-cpu" => (Section::Devices, "NUMA node vs vCPUs", NUMA_WHY),
         "libvirt.device.numa-memory" => (Section::Devices, "NUMA node vs guest memory", NUMA_WHY),
@@ -477,6 +479,9 @@ fn check_device(
             Some("use a VF of this NIC, or a plain <hostdev>".into()),
         );
     }
+    if a.kind == AssignmentKind::Interface {
+        check_pf_link(host, d, out);
+    }
     check_driver(dom, a, d, out);
     check_group(host, dom, a, d, assigned, out);
     check_numa(host, dom, d, vcpu_cpus, out);
@@ -614,6 +619,27 @@ fn check_driver(dom: &Domain, a: &AssignedDevice, d: &PciDevice, out: &mut Out) 
             Some(addr),
             format!("managed='no' and bound to {now}: libvirt will not detach it, and the guest fails to start"),
             Some(bind_fix),
+        );
+    }
+}
+
+/// An `<interface type='hostdev'>` VF has link only while its PF has, and libvirt sets
+/// its MAC and VLAN through the PF: doctor's PF-link rule, applied to the guest's VF
+/// (the third seed: the instance fails to spawn while the PF is down).
+fn check_pf_link(host: &Host, d: &PciDevice, out: &mut Out) {
+    if !d.is_vf() || d.class.base() != 0x02 {
+        return;
+    }
+    let Some(pf) = d.physfn.and_then(|p| host.device(&p)) else {
+        return;
+    };
+    for f in pf_link(pf) {
+        out.add(
+            "libvirt.device.pf-link",
+            f.severity,
+            Some(d.address),
+            format!("its PF {}: {}", pf.address, f.message),
+            f.fix.clone(),
         );
     }
 }

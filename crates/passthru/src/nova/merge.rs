@@ -422,11 +422,18 @@ pub fn merge(
         }
         // Runs of new or moved lines, each placed before the next kept value.
         let mut run: Vec<String> = Vec::new();
+        // Where the last run goes when no kept value follows: where the first of its
+        // owned values under the current name was (so a second merge puts its
+        // lines back in the same place), else the end of the last [pci] section.
+        let mut anchor: Option<usize> = None;
         let mut placed_new = false;
         for &i in &order {
             let e = &entries[i];
             if owned[i] {
                 deleted[e.span.0..e.span.1].fill(true);
+                if !e.deprecated && anchor.is_none() {
+                    anchor = Some(e.span.0);
+                }
                 if !placed_new {
                     run.extend(new_lines.iter().cloned());
                     placed_new = true;
@@ -446,12 +453,16 @@ pub fn merge(
                 });
             } else {
                 before[e.span.0].append(&mut run);
+                anchor = None;
             }
         }
         if !placed_new {
             run.extend(new_lines);
         }
-        at_tail("pci", run, &mut before);
+        match anchor {
+            Some(at) => before[at].append(&mut run),
+            None => at_tail("pci", run, &mut before),
+        }
     }
 
     // PciPassthroughFilter in the enabled_filters nova reads.
@@ -470,7 +481,9 @@ pub fn merge(
                 deleted[start..end].fill(true);
                 let mut list = current.enabled_filters.clone();
                 list.push(PCI_FILTER.to_string());
-                before[start].push(format!("{} = {}", a.key, list.join(",")));
+                // A value that spans lines keeps its continuation lines indented.
+                let value = list.join(",").replace('\n', &format!("{nl}    "));
+                before[start].push(format!("{} = {value}", a.key));
             }
             None => {
                 let mut list: Vec<String> = DEFAULT_ENABLED_FILTERS

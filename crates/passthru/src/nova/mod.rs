@@ -25,6 +25,7 @@ pub mod flavor;
 pub mod matching;
 pub mod merge;
 pub mod pools;
+pub mod ports;
 pub mod py;
 pub mod render;
 pub mod spec;

@@ -8,9 +8,9 @@
 
 use super::target::Target;
 use super::RemoteError;
+use serde_yaml_ng::Value as Yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use yaml_rust2::{Yaml, YamlLoader};
 
 /// A parsed hosts file: hosts in file order, and every group's members.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -322,30 +322,31 @@ fn unquote(v: &str) -> String {
 
 fn scalar(y: &Yaml) -> Option<String> {
     match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// Ansible's YAML form: top-level groups, each with `hosts`, `children`, `vars`.
 fn parse_yaml(text: &str, path: &Path) -> Result<Inventory, RemoteError> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| RemoteError::Inventory {
+    let root: Yaml = serde_yaml_ng::from_str(text).map_err(|e| RemoteError::Inventory {
         path: path.to_path_buf(),
-        line: e.marker().line(),
-        message: e.info().to_string(),
+        line: e.location().map_or(0, |l| l.line()),
+        message: e.to_string(),
     })?;
     let mut inv = Inventory::default();
-    let Some(root) = docs.first() else {
+    if root.is_null() {
         return Ok(inv);
-    };
+    }
+    let root = &root;
     let err = |message: String| RemoteError::Inventory {
         path: path.to_path_buf(),
         line: 0,
         message,
     };
-    let Yaml::Hash(top) = root else {
+    let Yaml::Mapping(top) = root else {
         return Err(err(
             "the top level must map group names to groups (all: {hosts: ..., children: ...})"
                 .into(),
@@ -357,7 +358,7 @@ fn parse_yaml(text: &str, path: &Path) -> Result<Inventory, RemoteError> {
         body: &Yaml,
         err: &dyn Fn(String) -> RemoteError,
     ) -> Result<(), RemoteError> {
-        let Yaml::Hash(body) = body else {
+        let Yaml::Mapping(body) = body else {
             if matches!(body, Yaml::Null) {
                 return Ok(());
             }
@@ -368,7 +369,7 @@ fn parse_yaml(text: &str, path: &Path) -> Result<Inventory, RemoteError> {
         for (k, v) in body {
             match k.as_str() {
                 Some("hosts") => {
-                    let Yaml::Hash(hs) = v else {
+                    let Yaml::Mapping(hs) = v else {
                         if matches!(v, Yaml::Null) {
                             continue;
                         }
@@ -381,7 +382,7 @@ fn parse_yaml(text: &str, path: &Path) -> Result<Inventory, RemoteError> {
                             err(format!("a host name in group '{name}' is not text"))
                         })?;
                         let mut vm = BTreeMap::new();
-                        if let Yaml::Hash(vs) = vars {
+                        if let Yaml::Mapping(vs) = vars {
                             for (vk, vv) in vs {
                                 if let (Some(vk), Some(vv)) = (scalar(vk), scalar(vv)) {
                                     vm.insert(vk, vv);
@@ -394,7 +395,7 @@ fn parse_yaml(text: &str, path: &Path) -> Result<Inventory, RemoteError> {
                     }
                 }
                 Some("children") => {
-                    if let Yaml::Hash(cs) = v {
+                    if let Yaml::Mapping(cs) = v {
                         for (c, cbody) in cs {
                             let c = scalar(c).ok_or_else(|| {
                                 err(format!("a child group of '{name}' is not text"))
@@ -408,7 +409,7 @@ fn parse_yaml(text: &str, path: &Path) -> Result<Inventory, RemoteError> {
                     }
                 }
                 Some("vars") => {
-                    if let Yaml::Hash(vs) = v {
+                    if let Yaml::Mapping(vs) = v {
                         for (vk, vv) in vs {
                             if let (Some(vk), Some(vv)) = (scalar(vk), scalar(vv)) {
                                 inv.group_vars

@@ -1,8 +1,12 @@
 //! Renderers: configuration text other tools read, built from host facts.
 //! Pure functions; the command line prints them (or writes them with a backup).
 
+pub mod k8s_device_plugin;
+pub mod neutron_sriov;
 pub mod opennebula;
 pub mod qemu_acl;
+pub mod report;
+pub mod topo;
 
 use crate::pci::PciAddress;
 

@@ -22,13 +22,24 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
         return None;
     }
     let s = &ctx.host.system;
+    let f =
+        |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
+    let Some(routes) = &s.default_route_interfaces else {
+        return Some(f(
+            Severity::Info,
+            format!(
+                "not known: whether {} carries the default route (this root has no proc/net/route or proc/net/ipv6_route)",
+                d.netdevs.join(", ")
+            ),
+        ));
+    };
     // Its own interface carries the route, or sits under one that does (a bridge
     // port, a bond slave, a VLAN's parent).
     let carrying: Vec<String> = d
         .netdevs
         .iter()
         .filter_map(|n| {
-            if s.default_route_interfaces.contains(n) {
+            if routes.contains(n) {
                 return Some(n.clone());
             }
             s.default_route_lowers
@@ -37,8 +48,6 @@ fn one(ctx: &Context, d: &PciDevice) -> Option<Finding> {
                 .map(|l| format!("{n} (through {})", l.via))
         })
         .collect();
-    let f =
-        |sev, msg: String| Finding::new(ID, Section::Devices, sev, LABEL, msg).device(d.address);
     Some(if carrying.is_empty() {
         f(
             Severity::Pass,

@@ -1,5 +1,6 @@
 //! Per-device checks, run on every device meant for passthrough.
 
+pub mod boot_vga;
 pub mod default_route;
 pub mod driver;
 pub mod group_isolated;

@@ -36,10 +36,14 @@ pub fn check(ctx: &Context) -> Vec<Finding> {
         )];
     }
     let module = kvm_module(h.system.cpu.vendor);
-    let fix = if has_virt_flags(h) || h.system.cpu.vendor_id.is_none() {
+    let fix = if module == "kvm" && (has_virt_flags(h) || h.system.cpu.vendor_id.is_none()) {
+        // Vendor unknown here: name both, since `kvm` alone creates no /dev/kvm.
+        "modprobe kvm_intel   # kvm_amd on an AMD CPU\necho kvm_intel > /etc/modules-load.d/kvm.conf   # kvm_amd on AMD".to_string()
+    } else if has_virt_flags(h) || h.system.cpu.vendor_id.is_none() {
         format!("modprobe {module}\necho {module} > /etc/modules-load.d/kvm.conf")
     } else {
-        "Give the CPU hardware virtualization first (see cpu.no-virtualization), then `modprobe kvm`".to_string()
+        // The vendor module (kvm_intel/kvm_amd) is what creates /dev/kvm; `kvm` alone does not.
+        format!("Give the CPU hardware virtualization first (see cpu.no-virtualization), then `modprobe {module}`")
     };
     vec![Finding::new(ID, Section::Host, Severity::Fail, LABEL, "/dev/kvm does not exist: the kvm module is not loaded or the CPU has no virtualization")
         .why("QEMU/libvirt need /dev/kvm to run accelerated guests; without it there is no guest to give a device to")

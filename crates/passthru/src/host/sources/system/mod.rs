@@ -39,7 +39,10 @@ pub fn read_system(root: &Root, host: &mut Host) {
     s.nova = nova::read_nova_conf(root);
     s.qemu_conf = qemu::read_qemu_conf(root);
     s.default_route_interfaces = route::read_default_routes(root);
-    s.default_route_lowers = route::read_route_lowers(root, &s.default_route_interfaces);
+    s.default_route_lowers = route::read_route_lowers(
+        root,
+        s.default_route_interfaces.as_deref().unwrap_or_default(),
+    );
     s.libvirt_domains = libvirt::read_domains(root);
     s.kernel_args_asked = passthru_state::read_kernel_args_asked(root, s.cpu.vendor);
     s.kernel_log = kernel_log::read_live_kernel_log(root);

@@ -3,18 +3,22 @@
 use crate::host::root::Root;
 use crate::host::system::RouteLower;
 
-/// Reads the default-route interfaces, IPv4 then IPv6, without duplicates.
-pub fn read_default_routes(root: &Root) -> Vec<String> {
+/// Reads the default-route interfaces, IPv4 then IPv6, without duplicates; `None`
+/// when neither routing table can be read.
+pub fn read_default_routes(root: &Root) -> Option<Vec<String>> {
     let mut out = Vec::new();
+    let mut read = false;
     if let Ok(t) = root.read_string("proc/net/route") {
         out.extend(parse_route(&t));
+        read = true;
     }
     if let Ok(t) = root.read_string("proc/net/ipv6_route") {
         out.extend(parse_ipv6_route(&t));
+        read = true;
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|i| seen.insert(i.clone()));
-    out
+    read.then_some(out)
 }
 
 /// The interfaces under each default-route interface (`sys/class/net/IF/lower_*`,
