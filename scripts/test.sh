@@ -49,6 +49,14 @@ fi
 # for the `passthru openstack` tests, which start them on 127.0.0.1.
 scripts/openstack-live/install.sh >/dev/null
 
+# ansible-core 2.19 from PyPI for the Ansible module tests (crates/passthru-cli/tests/
+# ansible.rs): a venv under target/, created once and reused.
+if [ ! -x target/ansible-venv/bin/ansible-playbook ]; then
+  python3 -m venv target/ansible-venv
+  target/ansible-venv/bin/pip install -q 'ansible-core==2.19.*' >target/ansible-venv/pip.log 2>&1 ||
+    { cat target/ansible-venv/pip.log >&2; exit 1; }
+fi
+
 # neutron's option definitions and agent parsers, and jsonschema, for the render tests
 # (crates/passthru-cli/tests/render_peers.rs): a venv under target/, created once.
 scripts/peers-venv.sh >/dev/null

@@ -106,6 +106,20 @@ pub struct NovaEssentials {
 }
 
 impl NovaEssentials {
+    /// From the nova.conf text among a host's facts, read by [`NovaConf`] (the one
+    /// reader); a file nova cannot read is its one error. `passthru_facts` and `fleet
+    /// diff` both see nova.conf through this.
+    pub fn from_facts(f: &crate::host::system::NovaConf) -> Self {
+        match NovaConf::from_facts(f) {
+            Ok(c) => NovaEssentials::of(&c),
+            Err(e) => NovaEssentials {
+                device_spec: Vec::new(),
+                alias: Vec::new(),
+                errors: vec![e.to_string()],
+            },
+        }
+    }
+
     /// From nova.conf as [`NovaConf`] reads it.
     pub fn of(conf: &NovaConf) -> Self {
         NovaEssentials {
@@ -185,19 +199,9 @@ impl Essentials {
             sriov,
             // The host's nova.conf, read by nova::conf (the one reader) when no
             // reading is given.
-            nova: nova.map(NovaEssentials::of).or_else(|| {
-                host.system
-                    .nova
-                    .as_ref()
-                    .map(|n| match NovaConf::from_facts(n) {
-                        Ok(c) => NovaEssentials::of(&c),
-                        Err(e) => NovaEssentials {
-                            device_spec: Vec::new(),
-                            alias: Vec::new(),
-                            errors: vec![e.to_string()],
-                        },
-                    })
-            }),
+            nova: nova
+                .map(NovaEssentials::of)
+                .or_else(|| host.system.nova.as_ref().map(NovaEssentials::from_facts)),
         }
     }
 }
