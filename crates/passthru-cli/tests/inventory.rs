@@ -301,7 +301,9 @@ fn groups_name_a_shared_group_and_shared_lists_only_those() {
     // show gives the same verdict for one device.
     let gpu = ok_stdout(&passthru(t.path(), &["show", "02:00.0"]));
     assert!(
-        gpu.contains("IOMMU group:     2 (NOT isolated; with 0000:03:00.0)"),
+        gpu.contains(
+            "IOMMU group:     2 (NOT isolated, NOT viable for vfio: 0000:03:00.0 on mpt3sas; with 0000:03:00.0)"
+        ),
         "{gpu}"
     );
     // Nothing shared: --shared says so rather than printing nothing.
